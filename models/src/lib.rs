@@ -1,0 +1,1 @@
+//! Segue learning code (filled by the embeddings issue).

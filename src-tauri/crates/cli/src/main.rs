@@ -1,0 +1,429 @@
+//! `segue-cli`: Segue from a terminal.
+//!
+//! A thin front end over `segue-core`: it parses arguments, calls the core,
+//! and prints tables (or JSON with `--json`). Long work shows progress bars;
+//! Ctrl-C stops an import after its current batch, and running the same
+//! command again resumes it.
+
+mod progress;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use segue_core::Store;
+use segue_core::import::lastfm::{LastfmClient, LastfmImportMode, import_lastfm};
+use segue_core::import::{FileImportOptions, ImportFormat, ImportReport, import_file};
+use segue_core::progress::CancelFlag;
+use segue_core::sessions::{SessionRules, sessionize};
+use segue_core::settings::Settings;
+use segue_core::stats::library_stats;
+
+use crate::progress::TerminalProgress;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "segue-cli",
+    version,
+    about = "Segue: next-track suggestions from your own listening history"
+)]
+struct Cli {
+    /// The library file (default: $XDG_DATA_HOME/segue/library.sqlite).
+    #[arg(long, global = true, env = "SEGUE_DB")]
+    db: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// The settings file (default: $XDG_CONFIG_HOME/segue/settings.json).
+    #[arg(long, global = true, env = "SEGUE_SETTINGS")]
+    settings: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import listening history.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Show library totals.
+    Stats(SessionArgs),
+    /// List listening sessions.
+    Sessions {
+        #[command(flatten)]
+        rules: SessionArgs,
+        /// Show at most this many sessions (the most recent), 0 for all.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// List users and their listen counts.
+    Users,
+    /// List recent import runs.
+    Imports {
+        /// How many runs to show.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Import a Last.fm user's scrobbles through the API (key from LASTFM_API_KEY or the settings).
+    Lastfm {
+        /// The Last.fm user name.
+        #[arg(long)]
+        user: String,
+        /// The library user to file the listens under (default: the Last.fm user name).
+        #[arg(long = "as")]
+        store_user: Option<String>,
+        /// Fetch the whole history again instead of only what is new.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Import export files (format detected from content).
+    File {
+        /// The files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Force a format (one of: lastfm-csv, librefm-csv, listenbrainz-json, listenbrainz-jsonl,
+        /// spotify-extended, spotify-recently-played, scrobbler-log, lastfm-1k, 30music, maloja,
+        /// pano-scrobbler, lastfm-api-json).
+        #[arg(long)]
+        format: Option<String>,
+        /// The library user of single-user files (default: the settings' default user).
+        #[arg(long)]
+        user: Option<String>,
+        /// Records per transaction; an interrupted import loses at most one batch.
+        #[arg(long, default_value_t = 20_000)]
+        batch_size: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+struct SessionArgs {
+    /// Only this user.
+    #[arg(long)]
+    user: Option<String>,
+    /// A pause of at least this long ends a session (e.g. 2h, 30m).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    gap: Option<Duration>,
+    /// Sessions with fewer tracks are dropped.
+    #[arg(long)]
+    min_len: Option<usize>,
+}
+
+impl SessionArgs {
+    fn rules(&self, settings: &Settings) -> SessionRules {
+        SessionRules {
+            gap_secs: self.gap.map_or(settings.sessions.gap_secs, |g| {
+                i64::try_from(g.as_secs()).unwrap_or(i64::MAX)
+            }),
+            min_len: self.min_len.unwrap_or(settings.sessions.min_len),
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SEGUE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            let code = e
+                .downcast_ref::<segue_core::Error>()
+                .map_or("error", segue_core::Error::code);
+            eprintln!("error[{code}]: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let settings_path = match &cli.settings {
+        Some(path) => path.clone(),
+        None => Settings::default_path()?,
+    };
+    let settings = Settings::load(&settings_path)?;
+    let store_path = segue_core::paths::store_path(cli.db.clone())?;
+    let store = Store::open(&store_path).await?;
+    let result = dispatch(&cli, &settings, &store).await;
+    store.close().await;
+    result
+}
+
+async fn dispatch(cli: &Cli, settings: &Settings, store: &Store) -> Result<()> {
+    match &cli.command {
+        Command::Import(ImportCommand::File {
+            paths,
+            format,
+            user,
+            batch_size,
+        }) => {
+            let format = format
+                .as_deref()
+                .map(str::parse::<ImportFormat>)
+                .transpose()?;
+            let options = FileImportOptions {
+                format,
+                user: user
+                    .clone()
+                    .unwrap_or_else(|| settings.default_user.clone()),
+                batch_size: *batch_size,
+            };
+            let cancel = cancel_on_ctrl_c();
+            let mut reports = Vec::new();
+            let mut failures = 0;
+            for path in paths {
+                let progress = TerminalProgress::new(!cli.json, cancel.clone());
+                match import_file(store, path, &options, &progress).await {
+                    Ok(report) => {
+                        if !cli.json {
+                            print_report(&report);
+                        }
+                        reports.push(serde_json::to_value(&report)?);
+                    }
+                    Err(e) => {
+                        if matches!(e, segue_core::Error::Cancelled) {
+                            anyhow::bail!(
+                                "import of {} cancelled; run the same command again to resume",
+                                path.display()
+                            );
+                        }
+                        failures += 1;
+                        eprintln!("error[{}]: {e}", e.code());
+                        reports.push(serde_json::json!({
+                            "source": path, "error": {"code": e.code(), "message": e.to_string()}
+                        }));
+                    }
+                }
+            }
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            }
+            if failures > 0 {
+                anyhow::bail!("{failures} of {} files could not be imported", paths.len());
+            }
+            Ok(())
+        }
+        Command::Import(ImportCommand::Lastfm {
+            user,
+            store_user,
+            full,
+        }) => {
+            let key = settings.lastfm_api_key()?;
+            let client = LastfmClient::new(key)?;
+            let progress = TerminalProgress::new(!cli.json, cancel_on_ctrl_c());
+            let mode = if *full {
+                LastfmImportMode::Full
+            } else {
+                LastfmImportMode::Incremental
+            };
+            let store_user = store_user.as_deref().unwrap_or(user);
+            let report = import_lastfm(store, &client, user, store_user, mode, &progress)
+                .await
+                .map_err(|e| match e {
+                    segue_core::Error::Cancelled => anyhow::anyhow!(
+                        "Last.fm import cancelled; run the same command again to resume"
+                    ),
+                    e => e.into(),
+                })?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_report(&report);
+            }
+            Ok(())
+        }
+        Command::Stats(args) => {
+            let user = resolve_user(store, args.user.as_deref()).await?;
+            let stats = library_stats(store, user, args.rules(settings)).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+            } else {
+                println!("users                {}", stats.users);
+                println!("listens              {}", stats.listens);
+                println!("tracks               {}", stats.tracks);
+                println!(
+                    "sessions             {} kept ({} before dropping those under {} tracks; gap {})",
+                    stats.sessions_kept,
+                    stats.sessions_formed,
+                    stats.rules.min_len,
+                    humantime::format_duration(Duration::from_secs(
+                        stats.rules.gap_secs.max(0) as u64
+                    ))
+                );
+                println!(
+                    "mean session length  {:.2} tracks",
+                    stats.mean_session_length
+                );
+                println!(
+                    "date range           {} .. {}",
+                    format_time(stats.first_listen),
+                    format_time(stats.last_listen)
+                );
+            }
+            Ok(())
+        }
+        Command::Sessions { rules, limit } => {
+            let user = resolve_user(store, rules.user.as_deref()).await?;
+            let listens = store.listens_in_order(user).await?;
+            let sessions = sessionize(&listens, rules.rules(settings));
+            let mut kept = sessions.kept;
+            kept.sort_by_key(|s| (s.start, s.user));
+            let shown = if *limit == 0 || *limit >= kept.len() {
+                &kept[..]
+            } else {
+                &kept[kept.len() - limit..]
+            };
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(shown)?);
+                return Ok(());
+            }
+            let names: std::collections::HashMap<i64, String> = store
+                .users()
+                .await?
+                .into_iter()
+                .map(|u| (u.id.0, u.name))
+                .collect();
+            println!(
+                "{:<16} {:<20} {:>8} {:>6}",
+                "user", "start (UTC)", "minutes", "tracks"
+            );
+            for session in shown {
+                println!(
+                    "{:<16} {:<20} {:>8} {:>6}",
+                    names.get(&session.user.0).map_or("?", String::as_str),
+                    format_time(Some(session.start)),
+                    (session.end - session.start) / 60,
+                    session.len()
+                );
+            }
+            println!(
+                "{} of {} kept sessions shown ({} formed)",
+                shown.len(),
+                kept.len(),
+                sessions.formed
+            );
+            Ok(())
+        }
+        Command::Users => {
+            let users = store.users().await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else {
+                for user in users {
+                    println!("{:<24} {:>10} listens", user.name, user.listens);
+                }
+            }
+            Ok(())
+        }
+        Command::Imports { limit } => {
+            let runs = segue_core::import::recent_runs(store, *limit).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&runs)?);
+            } else {
+                for run in runs {
+                    println!(
+                        "#{:<4} {:<9} {:<18} {:<10} +{} listens, {} duplicates, {} problems  {}",
+                        run.id,
+                        run.kind,
+                        run.format,
+                        run.status,
+                        run.counts.listens_added,
+                        run.counts.duplicates,
+                        run.counts.malformed + run.counts.bad_timestamps,
+                        run.target
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn resolve_user(store: &Store, name: Option<&str>) -> Result<Option<segue_core::UserId>> {
+    match name {
+        Some(name) => Ok(Some(store.require_user(name).await?)),
+        None => Ok(None),
+    }
+}
+
+fn cancel_on_ctrl_c() -> CancelFlag {
+    let cancel = CancelFlag::default();
+    let flag = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopping after the current batch…");
+            flag.cancel();
+        }
+    });
+    cancel
+}
+
+fn format_time(secs: Option<i64>) -> String {
+    secs.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .map_or_else(
+            || "-".to_owned(),
+            |t| t.format("%Y-%m-%d %H:%M").to_string(),
+        )
+}
+
+fn print_report(report: &ImportReport) {
+    let c = &report.counts;
+    let resumed = if report.resumed_at > 0 {
+        format!(" (resumed at {})", report.resumed_at)
+    } else {
+        String::new()
+    };
+    println!("{} [{}]{resumed}", report.source, report.format);
+    println!(
+        "  {} records: {} listens added, {} already present, {} not listens, {} bad timestamps, {} malformed",
+        c.records, c.listens_added, c.duplicates, c.not_listens, c.bad_timestamps, c.malformed
+    );
+    let shown = report.problems.iter().take(10);
+    for problem in shown {
+        println!(
+            "  {}: {}: {}",
+            report.source, problem.location, problem.reason
+        );
+    }
+    let total_problems = c.bad_timestamps + c.malformed;
+    if total_problems > 10 {
+        println!(
+            "  … {} more problems (`segue-cli imports --json` lists the first {})",
+            total_problems - 10,
+            segue_core::import::MAX_PROBLEMS_STORED
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
