@@ -113,6 +113,12 @@ pub enum Error {
         name: String,
     },
 
+    /// Another process added to the library while an import was writing.
+    #[error(
+        "the library was changed by another program during the import; run the import again to resume it"
+    )]
+    ConcurrentWrite,
+
     /// The operation was cancelled by the user.
     #[error("cancelled")]
     Cancelled,
@@ -134,6 +140,7 @@ impl Error {
             Error::Setting { .. } => "setting",
             Error::SettingsFile { .. } => "settings_file",
             Error::NotFound { .. } => "not_found",
+            Error::ConcurrentWrite => "concurrent_write",
             Error::Cancelled => "cancelled",
         }
     }

@@ -18,7 +18,10 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::formats::{Location, Record, RecordResult};
-use super::{ImportReport, RunWriter, new_run, run_problems, unfinished_run};
+use super::{
+    ImportReport, RunWriter, latest_acceptable_time, load_resolver, new_run, prepare_records,
+    run_problems, unfinished_run,
+};
 use crate::progress::{Progress, ProgressEvent, Unit};
 use crate::settings::Secret;
 use crate::store::Store;
@@ -292,7 +295,7 @@ impl LastfmClient {
             // A truncated or HTML body (proxies, outages) is worth retrying.
             return Err(Attempt::Transient("the response is not JSON".to_owned()));
         };
-        parse_recent_tracks(json, page).map_err(Attempt::Fatal)
+        parse_recent_tracks(&json, page).map_err(Attempt::Fatal)
     }
 }
 
@@ -362,7 +365,7 @@ fn number(value: &Value) -> Option<u64> {
         .or_else(|| value.as_str()?.trim().parse().ok())
 }
 
-fn parse_recent_tracks(json: Value, page: u32) -> Result<RecentTracksPage> {
+fn parse_recent_tracks(json: &Value, page: u32) -> Result<RecentTracksPage> {
     let malformed = |reason: String| Error::from(LastfmError::Malformed { page, reason });
     let recent = json
         .get("recenttracks")
@@ -380,9 +383,9 @@ fn parse_recent_tracks(json: Value, page: u32) -> Result<RecentTracksPage> {
         number(&attr.total).ok_or_else(|| malformed("@attr.total is not a number".to_owned()))?;
     let served = number(&attr.page).unwrap_or(u64::from(page));
     let tracks = match recent.get("track") {
-        Some(Value::Array(tracks)) => tracks.clone(),
+        Some(Value::Array(tracks)) => tracks.iter().collect(),
         // A single scrobble comes as an object, an empty range as nothing.
-        Some(track @ Value::Object(_)) => vec![track.clone()],
+        Some(track @ Value::Object(_)) => vec![track],
         None | Some(Value::Null) => Vec::new(),
         Some(other) => {
             return Err(malformed(format!(
@@ -423,7 +426,7 @@ fn mbid_field(value: Option<&Value>) -> Option<String> {
 }
 
 /// Converts one `recenttracks.track` element (API or saved JSON) to a record.
-pub(crate) fn recent_track_record(track: Value) -> RecordResult {
+pub(crate) fn recent_track_record(track: &Value) -> RecordResult {
     let now_playing = track
         .get("@attr")
         .and_then(|a| a.get("nowplaying"))
@@ -511,7 +514,8 @@ pub async fn import_lastfm(
             .await?
         }
     };
-    let mut writer = RunWriter::open(store, run.run_id, SOURCE_NAME, Some(user)).await?;
+    let mut writer = RunWriter::open(store, run.run_id, SOURCE_NAME).await?;
+    let mut resolver = load_resolver(store, user).await?;
     progress.report(ProgressEvent::Started {
         task: format!("import Last.fm history of {lastfm_user}"),
         total: None,
@@ -536,10 +540,11 @@ pub async fn import_lastfm(
                     )
                 })
                 .collect();
+            let prepared = prepare_records(&mut resolver, records, latest_acceptable_time());
             writer
                 .commit(
                     store,
-                    records,
+                    prepared,
                     u64::from(page),
                     Some(u64::from(total_pages)),
                 )
@@ -589,7 +594,7 @@ mod tests {
             "url": "https://www.last.fm/music/Sigur+R%C3%B3s/_/Svefn-g-englar",
             "date": {"uts": "1536407564", "#text": "08 Sep 2018, 11:52"}
         });
-        let Ok(Record::Listen(listen)) = recent_track_record(track) else {
+        let Ok(Record::Listen(listen)) = recent_track_record(&track) else {
             panic!("not a listen");
         };
         assert_eq!(listen.artist, "Sigur Rós");
@@ -604,7 +609,7 @@ mod tests {
             "artist": {"#text": "X"}, "name": "Y", "@attr": {"nowplaying": "true"}
         });
         assert_eq!(
-            recent_track_record(track),
+            recent_track_record(&track),
             Ok(Record::NotAListen("now playing"))
         );
     }

@@ -15,7 +15,7 @@ pub mod lastfm;
 
 use std::fmt;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::progress::{Progress, ProgressEvent, Unit};
-use crate::store::writer::{ListenWriter, NewListen};
+use crate::store::writer::{ListenResolver, ResolvedBatch, write_batch};
 use crate::store::{Store, UserId, now_secs};
 use crate::{Error, Result};
 use formats::{Location, Record, RecordResult};
@@ -381,22 +381,73 @@ fn latest_acceptable_time() -> i64 {
     now_secs() + 10 * 60
 }
 
-/// Writes records of one run in transactions, moving the cursor with them.
+/// Records classified (listens, non-listens, problems) and resolved to ids.
+pub(crate) struct PreparedRecords {
+    batch: ResolvedBatch,
+    counts: RunCounts,
+    problems: Vec<Problem>,
+}
+
+/// Classifies a batch of records and resolves its listens. Runs wherever the
+/// resolver lives: the reader thread for files, inline for the API.
+pub(crate) fn prepare_records(
+    resolver: &mut ListenResolver,
+    records: Vec<(Location, RecordResult)>,
+    latest_time: i64,
+) -> PreparedRecords {
+    let mut listens = Vec::with_capacity(records.len());
+    let mut problems = Vec::new();
+    let mut counts = RunCounts {
+        records: records.len() as u64,
+        ..RunCounts::default()
+    };
+    for (location, record) in records {
+        match record {
+            Ok(Record::Listen(listen)) if listen.played_at <= 0 => {
+                counts.bad_timestamps += 1;
+                problems.push(Problem {
+                    location: location.to_string(),
+                    reason: format!(
+                        "timestamp {} is not a real time (0 or before 1970)",
+                        listen.played_at
+                    ),
+                });
+            }
+            Ok(Record::Listen(listen)) if listen.played_at > latest_time => {
+                counts.bad_timestamps += 1;
+                problems.push(Problem {
+                    location: location.to_string(),
+                    reason: format!("timestamp {} is in the future", listen.played_at),
+                });
+            }
+            Ok(Record::Listen(listen)) => listens.push(listen),
+            Ok(Record::NotAListen(_)) => counts.not_listens += 1,
+            Err(reason) => {
+                counts.malformed += 1;
+                problems.push(Problem {
+                    location: location.to_string(),
+                    reason,
+                });
+            }
+        }
+    }
+    PreparedRecords {
+        batch: resolver.resolve(&listens),
+        counts,
+        problems,
+    }
+}
+
+/// Commits prepared batches of one run, moving the cursor with them.
 pub(crate) struct RunWriter {
     run_id: i64,
-    writer: ListenWriter,
+    source: &'static str,
     counts: RunCounts,
     problems_stored: u64,
-    latest_time: i64,
 }
 
 impl RunWriter {
-    async fn open(
-        store: &Store,
-        run_id: i64,
-        source: &'static str,
-        default_user: Option<UserId>,
-    ) -> Result<RunWriter> {
+    async fn open(store: &Store, run_id: i64, source: &'static str) -> Result<RunWriter> {
         let row = sqlx::query(
             "SELECT records_read, listens_added, duplicates, not_listens, bad_timestamps, malformed, \
              (SELECT count(*) FROM import_problems WHERE run_id = ?1) AS problems \
@@ -408,7 +459,7 @@ impl RunWriter {
         let count = |name: &str| -> Result<u64> { Ok(row.try_get::<i64, _>(name)?.max(0) as u64) };
         Ok(RunWriter {
             run_id,
-            writer: ListenWriter::new(source, Some(run_id), default_user),
+            source,
             counts: RunCounts {
                 records: count("records_read")?,
                 listens_added: count("listens_added")?,
@@ -418,65 +469,28 @@ impl RunWriter {
                 malformed: count("malformed")?,
             },
             problems_stored: count("problems")?,
-            latest_time: latest_acceptable_time(),
         })
     }
 
-    /// Writes one batch of records and sets the run's cursor, atomically.
+    /// Writes one prepared batch and sets the run's cursor, atomically.
     async fn commit(
         &mut self,
         store: &Store,
-        records: Vec<(Location, RecordResult)>,
+        prepared: PreparedRecords,
         cursor: u64,
         total: Option<u64>,
     ) -> Result<()> {
-        let mut listens: Vec<NewListen> = Vec::with_capacity(records.len());
-        let mut problems: Vec<Problem> = Vec::new();
-        let mut counts = RunCounts {
-            records: records.len() as u64,
-            ..RunCounts::default()
-        };
-        for (location, record) in records {
-            match record {
-                Ok(Record::Listen(listen)) if listen.played_at <= 0 => {
-                    counts.bad_timestamps += 1;
-                    problems.push(Problem {
-                        location: location.to_string(),
-                        reason: format!(
-                            "timestamp {} is not a real time (0 or before 1970)",
-                            listen.played_at
-                        ),
-                    });
-                }
-                Ok(Record::Listen(listen)) if listen.played_at > self.latest_time => {
-                    counts.bad_timestamps += 1;
-                    problems.push(Problem {
-                        location: location.to_string(),
-                        reason: format!("timestamp {} is in the future", listen.played_at),
-                    });
-                }
-                Ok(Record::Listen(listen)) => listens.push(listen),
-                Ok(Record::NotAListen(_)) => counts.not_listens += 1,
-                Err(reason) => {
-                    counts.malformed += 1;
-                    problems.push(Problem {
-                        location: location.to_string(),
-                        reason,
-                    });
-                }
-            }
-        }
-
+        let PreparedRecords {
+            batch,
+            mut counts,
+            problems,
+        } = prepared;
         let mut tx = store.pool().begin_with("BEGIN IMMEDIATE").await?;
-        self.writer.sync(&mut tx).await?;
-        let batch = self.writer.prepare(&mut tx, &listens).await?;
-        let written = self.writer.write(&mut tx, &batch).await?;
+        let written = write_batch(&mut tx, &batch, self.source, Some(self.run_id)).await?;
         counts.listens_added = written.added;
         counts.duplicates = written.duplicates;
-        for problem in problems
-            .iter()
-            .take(MAX_PROBLEMS_STORED.saturating_sub(self.problems_stored) as usize)
-        {
+        let room = MAX_PROBLEMS_STORED.saturating_sub(self.problems_stored) as usize;
+        for problem in problems.iter().take(room) {
             sqlx::query("INSERT INTO import_problems (run_id, location, reason) VALUES (?, ?, ?)")
                 .bind(self.run_id)
                 .bind(&problem.location)
@@ -502,10 +516,8 @@ impl RunWriter {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.writer.absorb(batch);
         self.counts = total_counts;
-        self.problems_stored =
-            (self.problems_stored + problems.len() as u64).min(MAX_PROBLEMS_STORED);
+        self.problems_stored += problems.len().min(room) as u64;
         Ok(())
     }
 
@@ -527,6 +539,12 @@ impl RunWriter {
     fn problems(&self) -> u64 {
         self.counts.malformed + self.counts.bad_timestamps
     }
+}
+
+/// Loads a resolver of the library's identities.
+pub(crate) async fn load_resolver(store: &Store, default_user: UserId) -> Result<ListenResolver> {
+    let mut conn = store.pool().acquire().await?;
+    ListenResolver::load(&mut conn, default_user).await
 }
 
 fn add_counts(a: RunCounts, b: RunCounts) -> RunCounts {
@@ -636,9 +654,9 @@ async fn new_run(
     })
 }
 
-/// A batch of records read by the reader thread.
+/// A batch of records read and prepared by the reader thread.
 struct ReadBatch {
-    records: Vec<(Location, RecordResult)>,
+    prepared: PreparedRecords,
     /// Records consumed from the start of the file after this batch.
     cursor: u64,
     /// Bytes consumed.
@@ -678,6 +696,8 @@ pub async fn import_file(
     // whole here, so a broken document fails without touching the store.
     let source = formats::open(format, path)?;
 
+    // Multi-user formats name a user on every row; the default user then only
+    // matters as the run's owner, so it is not created for them.
     let user = if format.is_multi_user() {
         None
     } else {
@@ -700,7 +720,8 @@ pub async fn import_file(
                 .await?
             }
         };
-    let mut writer = RunWriter::open(store, run.run_id, format.name(), user).await?;
+    let mut writer = RunWriter::open(store, run.run_id, format.name()).await?;
+    let mut resolver = load_resolver(store, user.unwrap_or(UserId(0))).await?;
     let file_name = path
         .file_name()
         .map_or_else(|| target.clone(), |n| n.to_string_lossy().into_owned());
@@ -710,12 +731,19 @@ pub async fn import_file(
         unit: Unit::Bytes,
     });
 
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<ReadBatch>>(2);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<ReadBatch>>(1);
     let batch_size = options.batch_size.max(1);
     let resume_at = run.cursor;
+    let latest_time = latest_acceptable_time();
+    // Parsing and identity resolution run on this thread, overlapping with
+    // the previous batch's write.
     let reader = std::thread::Builder::new()
         .name("segue-import-reader".to_owned())
-        .spawn(move || read_batches(source, resume_at, batch_size, &sender))
+        .spawn(move || {
+            read_batches(source, resume_at, batch_size, &sender, |records| {
+                prepare_records(&mut resolver, records, latest_time)
+            })
+        })
         .map_err(|e| Error::io("cannot start a reader thread for", path, e))?;
 
     let mut outcome = Ok(());
@@ -723,7 +751,7 @@ pub async fn import_file(
         let step = async {
             let batch = batch?;
             writer
-                .commit(store, batch.records, batch.cursor, None)
+                .commit(store, batch.prepared, batch.cursor, None)
                 .await?;
             progress.report(ProgressEvent::Advanced {
                 done: batch.position,
@@ -762,6 +790,7 @@ fn read_batches(
     resume_at: u64,
     batch_size: usize,
     sender: &tokio::sync::mpsc::Sender<Result<ReadBatch>>,
+    mut prepare: impl FnMut(Vec<(Location, RecordResult)>) -> PreparedRecords,
 ) {
     let mut cursor = 0u64;
     let mut records = Vec::with_capacity(batch_size);
@@ -781,7 +810,10 @@ fn read_batches(
         records.push(record);
         if records.len() == batch_size {
             let batch = ReadBatch {
-                records: std::mem::replace(&mut records, Vec::with_capacity(batch_size)),
+                prepared: prepare(std::mem::replace(
+                    &mut records,
+                    Vec::with_capacity(batch_size),
+                )),
                 cursor,
                 position: source.position(),
             };
@@ -793,7 +825,7 @@ fn read_batches(
     // The last batch is sent even when empty, so that the run records its
     // final cursor and a fully committed file is marked complete.
     let _ = sender.blocking_send(Ok(ReadBatch {
-        records,
+        prepared: prepare(records),
         cursor,
         position: source.position(),
     }));
@@ -855,9 +887,4 @@ pub async fn recent_runs(store: &Store, limit: i64) -> Result<Vec<RunSummary>> {
             })
         })
         .collect()
-}
-
-/// Where the paths of a multi-file import went.
-pub fn describe_path(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
