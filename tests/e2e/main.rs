@@ -1,0 +1,3 @@
+//! End-to-end tests of Segue's binaries on generated fixtures.
+
+mod cli_import;
