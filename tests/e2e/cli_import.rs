@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use segue_e2e::{CliLibrary, GeneratedListen, write_lastfm_1k};
+use segue_e2e::{CliLibrary, GeneratedListen, KilledOnDrop, write_lastfm_1k};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Row};
 
@@ -108,34 +108,34 @@ async fn an_import_killed_mid_file_resumes_and_keeps_every_listen_once() {
     let expected = write_lastfm_1k(&tsv, 40, 5_000);
     let rows = 40 * 5_000;
 
-    let mut child = library
-        .command()
-        .args([
-            "import",
-            "file",
-            tsv.to_str().unwrap(),
-            "--batch-size",
-            "1000",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KilledOnDrop(
+        library
+            .command()
+            .args([
+                "import",
+                "file",
+                tsv.to_str().unwrap(),
+                "--batch-size",
+                "1000",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(120);
     let killed_at = loop {
-        assert!(
-            Instant::now() < deadline,
-            "the import never committed a batch"
-        );
-        if let Some((cursor, status, listens)) = progress(&library.db()).await
-            && cursor > 0
-        {
+        let timed_out = Instant::now() >= deadline;
+        let committed = progress(&library.db())
+            .await
+            .filter(|(cursor, _, _)| *cursor > 0);
+        if timed_out || committed.is_some() {
+            child.kill();
+            let (cursor, status, listens) = committed.expect("the import never committed a batch");
             assert_eq!(
                 status, "running",
                 "the import finished before it could be killed"
             );
-            child.kill().unwrap(); // SIGKILL on Unix
-            child.wait().unwrap();
             break (cursor, listens);
         }
         tokio::time::sleep(Duration::from_millis(2)).await;

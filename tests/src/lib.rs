@@ -82,6 +82,24 @@ impl CliLibrary {
     }
 }
 
+/// A child process that is killed (SIGKILL) and reaped when dropped, so a
+/// failing test leaves no process behind.
+pub struct KilledOnDrop(pub std::process::Child);
+
+impl KilledOnDrop {
+    /// Kills the process now (SIGKILL on Unix) and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Panics with the command's output when it failed.
 pub fn assert_success(output: &Output, args: &[&str]) {
     assert!(
