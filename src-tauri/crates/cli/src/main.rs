@@ -62,11 +62,14 @@ enum Command {
     },
     /// List users and their listen counts.
     Users,
-    /// List recent import runs.
+    /// List recent import runs, or the problems of one.
     Imports {
         /// How many runs to show.
         #[arg(long, default_value_t = 20)]
         limit: i64,
+        /// Show the stored problems (file locations and reasons) of this run.
+        #[arg(long)]
+        run: Option<i64>,
     },
 }
 
@@ -337,7 +340,18 @@ async fn dispatch(cli: &Cli, settings: &Settings, store: &Store) -> Result<()> {
             }
             Ok(())
         }
-        Command::Imports { limit } => {
+        Command::Imports { run: Some(run), .. } => {
+            let problems = segue_core::import::run_problems(store, *run).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&problems)?);
+            } else {
+                for problem in problems {
+                    println!("{}: {}", problem.location, problem.reason);
+                }
+            }
+            Ok(())
+        }
+        Command::Imports { limit, run: None } => {
             let runs = segue_core::import::recent_runs(store, *limit).await?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&runs)?);
@@ -410,8 +424,9 @@ fn print_report(report: &ImportReport) {
     let total_problems = c.bad_timestamps + c.malformed;
     if total_problems > 10 {
         println!(
-            "  … {} more problems (`segue-cli imports --json` lists the first {})",
+            "  … {} more problems (`segue-cli imports --run {}` lists the first {})",
             total_problems - 10,
+            report.run_id,
             segue_core::import::MAX_PROBLEMS_STORED
         );
     }

@@ -428,22 +428,21 @@ pub async fn write_batch(
             .execute(&mut *conn)
             .await?;
     }
-    for chunk in batch.new_artists.chunks(ROWS_PER_STATEMENT) {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(multi_row_sql(
-            "INSERT INTO artists (id, name, name_key, mbid) VALUES ",
-            4,
-            chunk.len(),
-            "",
-        )));
-        for artist in chunk {
-            query = query
+    insert_rows(
+        conn,
+        "INSERT INTO artists (id, name, name_key, mbid) VALUES ",
+        4,
+        "",
+        &batch.new_artists,
+        |query, artist| {
+            query
                 .bind(artist.id)
                 .bind(&artist.name)
                 .bind(&artist.key)
-                .bind(&artist.mbid);
-        }
-        query.execute(&mut *conn).await?;
-    }
+                .bind(&artist.mbid)
+        },
+    )
+    .await?;
     for (id, mbid) in &batch.artist_mbid_updates {
         sqlx::query("UPDATE artists SET mbid = ? WHERE id = ? AND mbid IS NULL")
             .bind(mbid)
@@ -451,15 +450,14 @@ pub async fn write_batch(
             .execute(&mut *conn)
             .await?;
     }
-    for chunk in batch.new_tracks.chunks(ROWS_PER_STATEMENT) {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(multi_row_sql(
-            "INSERT INTO tracks (id, artist_id, title, album, album_mbid, duration_ms, mbid, name_key) VALUES ",
-            8,
-            chunk.len(),
-            "",
-        )));
-        for track in chunk {
-            query = query
+    insert_rows(
+        conn,
+        "INSERT INTO tracks (id, artist_id, title, album, album_mbid, duration_ms, mbid, name_key) VALUES ",
+        8,
+        "",
+        &batch.new_tracks,
+        |query, track| {
+            query
                 .bind(track.id)
                 .bind(track.artist)
                 .bind(&track.title)
@@ -467,10 +465,10 @@ pub async fn write_batch(
                 .bind(&track.album_mbid)
                 .bind(track.duration_ms)
                 .bind(&track.mbid)
-                .bind(&track.key);
-        }
-        query.execute(&mut *conn).await?;
-    }
+                .bind(&track.key)
+        },
+    )
+    .await?;
     for (id, mbid) in &batch.track_mbid_updates {
         sqlx::query("UPDATE tracks SET mbid = ? WHERE id = ? AND mbid IS NULL")
             .bind(mbid)
@@ -478,38 +476,35 @@ pub async fn write_batch(
             .execute(&mut *conn)
             .await?;
     }
-    for chunk in batch.new_external_ids.chunks(ROWS_PER_STATEMENT) {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(multi_row_sql(
-            "INSERT INTO track_external_ids (namespace, external_id, track_id) VALUES ",
-            3,
-            chunk.len(),
-            " ON CONFLICT DO NOTHING",
-        )));
-        for (namespace, external_id, track) in chunk {
-            query = query.bind(*namespace).bind(external_id).bind(track);
-        }
-        query.execute(&mut *conn).await?;
-    }
-    let mut added = 0;
-    for chunk in batch.listens.chunks(ROWS_PER_STATEMENT) {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(multi_row_sql(
-            "INSERT INTO listens (user_id, played_at, track_id, source, ms_played, skipped, import_run_id) VALUES ",
-            7,
-            chunk.len(),
-            " ON CONFLICT DO NOTHING",
-        )));
-        for listen in chunk {
-            query = query
+    insert_rows(
+        conn,
+        "INSERT INTO track_external_ids (namespace, external_id, track_id) VALUES ",
+        3,
+        " ON CONFLICT DO NOTHING",
+        &batch.new_external_ids,
+        |query, (namespace, external_id, track)| {
+            query.bind(*namespace).bind(external_id).bind(track)
+        },
+    )
+    .await?;
+    let added = insert_rows(
+        conn,
+        "INSERT INTO listens (user_id, played_at, track_id, source, ms_played, skipped, import_run_id) VALUES ",
+        7,
+        " ON CONFLICT DO NOTHING",
+        &batch.listens,
+        |query, listen| {
+            query
                 .bind(listen.user)
                 .bind(listen.played_at)
                 .bind(listen.track)
                 .bind(source)
                 .bind(listen.ms_played)
                 .bind(listen.skipped)
-                .bind(import_run);
-        }
-        added += query.execute(&mut *conn).await?.rows_affected();
-    }
+                .bind(import_run)
+        },
+    )
+    .await?;
     Ok(BatchCounts {
         added,
         duplicates: batch.listens.len() as u64 - added,
@@ -544,6 +539,29 @@ fn static_namespace(namespace: &str) -> Option<&'static str> {
         .iter()
         .copied()
         .find(|n| *n == namespace)
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// Inserts `rows` with multi-row statements of [`ROWS_PER_STATEMENT`] rows;
+/// returns how many rows were inserted.
+async fn insert_rows<T>(
+    conn: &mut SqliteConnection,
+    prefix: &str,
+    columns: usize,
+    suffix: &str,
+    rows: &[T],
+    bind: impl for<'q> Fn(SqliteQuery<'q>, &'q T) -> SqliteQuery<'q>,
+) -> Result<u64> {
+    let mut inserted = 0;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = multi_row_sql(prefix, columns, chunk.len(), suffix);
+        let query = chunk
+            .iter()
+            .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), &bind);
+        inserted += query.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(inserted)
 }
 
 fn multi_row_sql(prefix: &str, columns: usize, rows: usize, suffix: &str) -> String {
