@@ -10,9 +10,14 @@ mod progress;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use segue_core::Store;
+
+use segue_core::eval::{
+    EvalOptions, EvalTable, ModelKind, Word2VecConfig, build_dataset, read_user_groups, run_eval,
+    split_sessions, train_track_vectors,
+};
 use segue_core::import::lastfm::{LastfmClient, LastfmImportMode, import_lastfm};
 use segue_core::import::{FileImportOptions, ImportFormat, ImportReport, import_file};
 use segue_core::progress::CancelFlag;
@@ -62,6 +67,14 @@ enum Command {
     },
     /// List users and their listen counts.
     Users,
+    /// Evaluate models with the paper's protocol (per user 70 % of sessions train, the rest test).
+    Eval(EvalArgs),
+    /// Export sessions for other tools.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Train track embeddings and write them for other tools.
+    #[command(subcommand)]
+    Embeddings(EmbeddingsCommand),
     /// List recent import runs, or the problems of one.
     Imports {
         /// How many runs to show.
@@ -103,6 +116,99 @@ enum ImportCommand {
         /// Records per transaction; an interrupted import loses at most one batch.
         #[arg(long, default_value_t = 20_000)]
         batch_size: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+struct EvalArgs {
+    /// Comma-separated models: pop, markov, w2v-knn, personal-pop.
+    #[arg(long, default_value = "pop,markov,w2v-knn,personal-pop")]
+    model: String,
+    /// A CSV of `user,group`: every metric is also reported per group.
+    #[arg(long)]
+    user_group: Option<PathBuf>,
+    /// Also rank with these word2vec text vectors keyed by track id (e.g. gensim's).
+    #[arg(long = "w2v-vectors")]
+    w2v_vectors: Vec<PathBuf>,
+    #[command(flatten)]
+    word2vec: Word2VecArgs,
+    #[command(flatten)]
+    rules: SessionArgs,
+}
+
+#[derive(Debug, Args)]
+struct Word2VecArgs {
+    /// Worker threads (default: all cores; 1 is deterministic).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Seed of every random draw.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// CBOW: tokens seen fewer times get no vector (the harness's default is 1).
+    #[arg(long, default_value_t = 1)]
+    min_count: usize,
+    /// CBOW: passes over the sessions.
+    #[arg(long, default_value_t = 5)]
+    epochs: usize,
+    /// CBOW: context window.
+    #[arg(long, default_value_t = 5)]
+    window: usize,
+    /// CBOW: vector dimensions.
+    #[arg(long, default_value_t = 150)]
+    vector_size: usize,
+}
+
+impl Word2VecArgs {
+    fn config(&self) -> Word2VecConfig {
+        Word2VecConfig {
+            threads: self.threads.unwrap_or_else(default_threads),
+            seed: self.seed,
+            min_count: self.min_count,
+            epochs: self.epochs,
+            window: self.window,
+            vector_size: self.vector_size,
+            ..Word2VecConfig::default()
+        }
+    }
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SplitPart {
+    Train,
+    Test,
+    All,
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// One session per line: its track ids separated by spaces.
+    Sessions {
+        /// Which sessions.
+        #[arg(long, value_enum, default_value = "train")]
+        split: SplitPart,
+        /// The output file.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        rules: SessionArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EmbeddingsCommand {
+    /// CBOW track vectors of the training sessions, in word2vec text format keyed by track id.
+    W2v {
+        /// The output file.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        word2vec: Word2VecArgs,
+        #[command(flatten)]
+        rules: SessionArgs,
     },
 }
 
@@ -329,6 +435,67 @@ async fn dispatch(cli: &Cli, settings: &Settings, store: &Store) -> Result<()> {
             );
             Ok(())
         }
+        Command::Eval(args) => {
+            let user = resolve_user(store, args.rules.user.as_deref()).await?;
+            let dataset = build_dataset(store, args.rules.rules(settings), user).await?;
+            let models = ModelKind::parse_list(&args.model)?;
+            let options = EvalOptions {
+                models,
+                word2vec: args.word2vec.config(),
+                extra_vectors: args.w2v_vectors.clone(),
+                user_groups: args
+                    .user_group
+                    .as_deref()
+                    .map(read_user_groups)
+                    .transpose()?,
+                threads: args.word2vec.threads.unwrap_or_else(default_threads),
+            };
+            let progress = TerminalProgress::new(!cli.json, cancel_on_ctrl_c());
+            let table = tokio::task::block_in_place(|| run_eval(&dataset, &options, &progress))?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&table)?);
+            } else {
+                print_eval_table(&table);
+            }
+            Ok(())
+        }
+        Command::Export(ExportCommand::Sessions { split, out, rules }) => {
+            let user = resolve_user(store, rules.user.as_deref()).await?;
+            let sessions = split_sessions(store, rules.rules(settings), user).await?;
+            let chosen: Vec<&segue_core::sessions::Session> = match split {
+                SplitPart::Train => sessions.train.iter().collect(),
+                SplitPart::Test => sessions.test.iter().collect(),
+                SplitPart::All => sessions.train.iter().chain(&sessions.test).collect(),
+            };
+            let mut text = String::new();
+            for session in &chosen {
+                let line: Vec<String> = session.tracks.iter().map(|t| t.0.to_string()).collect();
+                text.push_str(&line.join(" "));
+                text.push('\n');
+            }
+            std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
+            eprintln!("wrote {} sessions to {}", chosen.len(), out.display());
+            Ok(())
+        }
+        Command::Embeddings(EmbeddingsCommand::W2v {
+            out,
+            word2vec,
+            rules,
+        }) => {
+            let user = resolve_user(store, rules.user.as_deref()).await?;
+            let dataset = build_dataset(store, rules.rules(settings), user).await?;
+            let config = word2vec.config();
+            let (vectors, seconds) =
+                tokio::task::block_in_place(|| train_track_vectors(&dataset, &config))?;
+            vectors.save_text(out)?;
+            eprintln!(
+                "trained {} vectors of {} dimensions in {seconds:.2} s; wrote {}",
+                vectors.len(),
+                vectors.dim(),
+                out.display()
+            );
+            Ok(())
+        }
         Command::Users => {
             let users = store.users().await?;
             if cli.json {
@@ -392,6 +559,44 @@ fn cancel_on_ctrl_c() -> CancelFlag {
         }
     });
     cancel
+}
+
+fn print_eval_table(table: &EvalTable) {
+    let d = &table.dataset;
+    println!(
+        "{} users, {} train / {} test sessions, {} tracks in the vocabulary, {} predictions",
+        d.users, d.train_sessions, d.test_sessions, d.items, d.predictions
+    );
+    let header = format!(
+        "{:<28} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9}",
+        "model", "HR@1", "HR@5", "HR@10", "HR@20", "MRR@20", "fit s", "rank s"
+    );
+    println!("{header}");
+    for row in &table.rows {
+        let m = &row.metrics;
+        println!(
+            "{:<28} {:>7.4} {:>7.4} {:>7.4} {:>7.4} {:>7.4} {:>9.2} {:>9.2}",
+            row.model, m.hr1, m.hr5, m.hr10, m.hr20, m.mrr20, row.fit_seconds, row.eval_seconds
+        );
+    }
+    if let Some(first) = table.rows.first() {
+        println!(
+            "(unseen targets {} and empty inputs {} of {} predictions: misses, and ranked by POP)",
+            first.metrics.unseen_targets, first.metrics.empty_inputs, first.metrics.predictions
+        );
+        for group in first.groups.keys() {
+            println!("\ngroup {group}");
+            println!("{header}");
+            for row in &table.rows {
+                if let Some(m) = row.groups.get(group) {
+                    println!(
+                        "{:<28} {:>7.4} {:>7.4} {:>7.4} {:>7.4} {:>7.4} {:>9} {:>9}",
+                        row.model, m.hr1, m.hr5, m.hr10, m.hr20, m.mrr20, "", ""
+                    );
+                }
+            }
+        }
+    }
 }
 
 fn format_time(secs: Option<i64>) -> String {

@@ -113,6 +113,14 @@ pub enum Error {
         name: String,
     },
 
+    /// The library has too little data for the request.
+    #[error("not enough data: {0}")]
+    NotEnoughData(String),
+
+    /// A model failed (training, loading, shapes).
+    #[error(transparent)]
+    Model(#[from] segue_models::Error),
+
     /// Another process added to the library while an import was writing.
     #[error(
         "the library was changed by another program during the import; run the import again to resume it"
@@ -140,6 +148,8 @@ impl Error {
             Error::Setting { .. } => "setting",
             Error::SettingsFile { .. } => "settings_file",
             Error::NotFound { .. } => "not_found",
+            Error::NotEnoughData(_) => "not_enough_data",
+            Error::Model(_) => "model",
             Error::ConcurrentWrite => "concurrent_write",
             Error::Cancelled => "cancelled",
         }

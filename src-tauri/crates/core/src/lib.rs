@@ -7,6 +7,7 @@
 //! trait so that the CLI can draw bars and the app can stream events.
 
 pub mod error;
+pub mod eval;
 pub mod identity;
 pub mod import;
 pub mod paths;

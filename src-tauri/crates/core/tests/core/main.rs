@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod eval_harness;
 mod import_files;
 mod lastfm_api;
 mod sessions_split;
