@@ -15,8 +15,8 @@ use clap::{Args, Parser, Subcommand};
 use segue_core::Store;
 
 use segue_core::eval::{
-    EvalOptions, EvalTable, ModelKind, Word2VecConfig, build_dataset, read_user_groups, run_eval,
-    split_sessions, train_track_vectors,
+    EvalOptions, EvalTable, LsaConfig, ModelKind, Word2VecConfig, build_dataset, read_user_groups,
+    run_eval, split_sessions, train_lsa_vectors, train_track_vectors,
 };
 use segue_core::import::lastfm::{LastfmClient, LastfmImportMode, import_lastfm};
 use segue_core::import::{FileImportOptions, ImportFormat, ImportReport, import_file};
@@ -200,6 +200,17 @@ enum ExportCommand {
 
 #[derive(Debug, Subcommand)]
 enum EmbeddingsCommand {
+    /// LSA track vectors (truncated SVD of the session × track counts), keyed by track id.
+    Lsa {
+        /// The output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Dimensions kept.
+        #[arg(long, default_value_t = 150)]
+        components: usize,
+        #[command(flatten)]
+        rules: SessionArgs,
+    },
     /// CBOW track vectors of the training sessions, in word2vec text format keyed by track id.
     W2v {
         /// The output file.
@@ -475,6 +486,27 @@ async fn dispatch(cli: &Cli, settings: &Settings, store: &Store) -> Result<()> {
             }
             std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
             eprintln!("wrote {} sessions to {}", chosen.len(), out.display());
+            Ok(())
+        }
+        Command::Embeddings(EmbeddingsCommand::Lsa {
+            out,
+            components,
+            rules,
+        }) => {
+            let user = resolve_user(store, rules.user.as_deref()).await?;
+            let dataset = build_dataset(store, rules.rules(settings), user).await?;
+            let config = LsaConfig {
+                components: *components,
+                ..LsaConfig::default()
+            };
+            let vectors = tokio::task::block_in_place(|| train_lsa_vectors(&dataset, &config))?;
+            vectors.save_text(out)?;
+            eprintln!(
+                "wrote {} LSA vectors of {} dimensions to {}",
+                vectors.len(),
+                vectors.dim(),
+                out.display()
+            );
             Ok(())
         }
         Command::Embeddings(EmbeddingsCommand::W2v {

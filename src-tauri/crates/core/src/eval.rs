@@ -15,6 +15,7 @@ use segue_models::baselines::{Markov, PersonalPopularity, Popularity, Word2VecKn
 use segue_models::eval::{
     Example, MetricsSummary, Scorer, TestSession, TrainSession, evaluate, examples,
 };
+pub use segue_models::lsa::LsaConfig;
 use segue_models::word2vec::Word2Vec;
 pub use segue_models::word2vec::Word2VecConfig;
 use serde::Serialize;
@@ -430,6 +431,24 @@ pub fn run_eval(
         },
         rows,
     })
+}
+
+/// LSA vectors of the training sessions, keyed by track id (word2vec text layout).
+pub fn train_lsa_vectors(dataset: &EvalDataset, config: &LsaConfig) -> Result<Word2Vec> {
+    let embedding =
+        segue_models::lsa::lsa(&dataset.train_sequences(), dataset.num_items(), config)?;
+    let tokens = dataset
+        .tracks
+        .iter()
+        .map(|t| u32::try_from(t.0).unwrap_or(u32::MAX))
+        .collect::<Vec<_>>();
+    let counts = vec![0; tokens.len()];
+    Ok(Word2Vec::from_vectors(
+        tokens,
+        counts,
+        embedding.vectors,
+        embedding.dim,
+    )?)
 }
 
 /// Trains CBOW on the training sessions and keys the vectors by track id.
