@@ -7,6 +7,7 @@
 pub mod baselines;
 pub mod eval;
 pub mod lsa;
+pub mod nn;
 pub mod word2vec;
 
 /// Result alias of `segue-models`.
@@ -37,6 +38,24 @@ pub enum Error {
         /// The operating system's error.
         #[source]
         source: std::io::Error,
+    },
+    /// Training produced a non-finite loss.
+    #[error("training diverged at epoch {epoch}, step {step} (loss {loss}); try a lower learning rate")]
+    Diverged {
+        /// The epoch.
+        epoch: usize,
+        /// The step within it.
+        step: usize,
+        /// The loss.
+        loss: f64,
+    },
+    /// A checkpoint is missing, of another version, truncated or inconsistent.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
     },
     /// A file's content is malformed.
     #[error("{path}, line {line}: {reason}")]

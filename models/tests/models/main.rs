@@ -1,4 +1,5 @@
 //! Integration tests of `segue-models`: one binary, modules per area.
 
 mod helpers;
+mod neural;
 mod word2vec_reference;
