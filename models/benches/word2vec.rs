@@ -123,9 +123,7 @@ fn main() {
                     row["threads"],
                     row["effective_words"],
                     row["seconds"].as_f64().unwrap_or(f64::NAN),
-                    row["effective_words_per_second"]
-                        .as_f64()
-                        .unwrap_or(f64::NAN)
+                    row["effective_words_per_second"].as_f64().unwrap_or(f64::NAN)
                 );
             }
         }

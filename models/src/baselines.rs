@@ -77,11 +77,7 @@ impl Markov {
         let mut pairs: HashMap<Item, HashMap<Item, u64>> = HashMap::new();
         for session in train {
             for pair in session.items.windows(2) {
-                *pairs
-                    .entry(pair[0])
-                    .or_default()
-                    .entry(pair[1])
-                    .or_default() += 1;
+                *pairs.entry(pair[0]).or_default().entry(pair[1]).or_default() += 1;
             }
         }
         let transitions = pairs
@@ -228,10 +224,7 @@ impl Scorer for Word2VecKnn {
 
     fn score_batch(&self, queries: &[Query<'_>], out: &mut [f64]) {
         let n = self.num_items();
-        let q: Vec<Option<Vec<f32>>> = queries
-            .iter()
-            .map(|q| self.query_vector(q.history))
-            .collect();
+        let q: Vec<Option<Vec<f32>>> = queries.iter().map(|q| self.query_vector(q.history)).collect();
         // One matrix product for the batch: [batch, dim] × [dim, items].
         let query_matrix = faer::Mat::<f32>::from_fn(queries.len(), self.dim, |r, c| {
             q[r].as_ref().map_or(0.0, |v| v[c])

@@ -245,10 +245,7 @@ pub fn evaluate(
             .collect();
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
+            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
             .collect()
     });
     let mut total = Evaluation {
@@ -279,8 +276,7 @@ fn evaluate_part(
     let mut scores = vec![0f64; n * BATCH];
     let mut record = |example: &Example, rank: Option<usize>, empty: bool| {
         result.overall.record(rank, empty);
-        if let Some(group) = group_of.and_then(|g| g.get(example.user as usize).copied().flatten())
-        {
+        if let Some(group) = group_of.and_then(|g| g.get(example.user as usize).copied().flatten()) {
             result.groups[group].record(rank, empty);
         }
     };
@@ -365,9 +361,7 @@ mod tests {
 
     #[test]
     fn examples_cover_every_position_after_the_first() {
-        let items: Vec<Option<Item>> = (0..25)
-            .map(|i| if i == 3 { None } else { Some(i) })
-            .collect();
+        let items: Vec<Option<Item>> = (0..25).map(|i| if i == 3 { None } else { Some(i) }).collect();
         let test = [TestSession { user: 7, items }];
         let examples = examples(&test);
         assert_eq!(examples.len(), 24);

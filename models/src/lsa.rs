@@ -51,32 +51,32 @@ struct Csr {
 }
 
 impl Csr {
-    /// Session × item counts.
-    fn from_sessions(sessions: &[Vec<u32>], items: usize) -> Result<Csr> {
-        let mut offsets = Vec::with_capacity(sessions.len() + 1);
+    /// Rows of (column, weight) entries; repeated columns add up.
+    fn from_rows(rows: &[Vec<(u32, f64)>], cols: usize) -> Result<Csr> {
+        let mut offsets = Vec::with_capacity(rows.len() + 1);
         let mut columns = Vec::new();
         let mut values = Vec::new();
         offsets.push(0);
-        let mut row: Vec<u32> = Vec::new();
-        for session in sessions {
+        let mut row: Vec<(u32, f64)> = Vec::new();
+        for entries in rows {
             row.clear();
-            row.extend_from_slice(session);
-            row.sort_unstable();
-            for run in row.chunk_by(|a, b| a == b) {
-                let item = run[0] as usize;
-                if item >= items {
+            row.extend_from_slice(entries);
+            row.sort_unstable_by_key(|(column, _)| *column);
+            for run in row.chunk_by(|a, b| a.0 == b.0) {
+                let column = run[0].0 as usize;
+                if column >= cols {
                     return Err(Error::Shape(format!(
-                        "item {item} is outside the {items} items"
+                        "column {column} is outside the {cols} columns"
                     )));
                 }
-                columns.push(item);
-                values.push(run.len() as f64);
+                columns.push(column);
+                values.push(run.iter().map(|(_, w)| w).sum());
             }
             offsets.push(columns.len());
         }
         Ok(Csr {
-            rows: sessions.len(),
-            cols: items,
+            rows: rows.len(),
+            cols,
             offsets,
             columns,
             values,
@@ -131,14 +131,26 @@ pub struct LsaEmbedding {
     pub singular_values: Vec<f64>,
 }
 
-/// Computes LSA vectors of `items` items from training sessions of item indices.
+/// Computes LSA vectors of `items` items from training sessions of item
+/// indices (the session × item count matrix).
 pub fn lsa(sessions: &[Vec<u32>], items: usize, config: &LsaConfig) -> Result<LsaEmbedding> {
-    if sessions.is_empty() || items == 0 {
+    let rows: Vec<Vec<(u32, f64)>> = sessions
+        .iter()
+        .map(|s| s.iter().map(|i| (*i, 1.0)).collect())
+        .collect();
+    lsa_of_rows(&rows, items, config)
+}
+
+/// Computes column vectors of a weighted sparse matrix given by rows of
+/// (column, weight): the right singular vectors scaled by the singular values.
+pub fn lsa_of_rows(rows: &[Vec<(u32, f64)>], columns: usize, config: &LsaConfig) -> Result<LsaEmbedding> {
+    if rows.is_empty() || columns == 0 {
         return Err(Error::EmptyInput(
-            "LSA needs at least one session and one item".to_owned(),
+            "LSA needs at least one row and one column".to_owned(),
         ));
     }
-    let matrix = Csr::from_sessions(sessions, items)?;
+    let items = columns;
+    let matrix = Csr::from_rows(rows, columns)?;
     let rank_limit = matrix.rows.min(matrix.cols);
     let dim = config.components.min(rank_limit).max(1);
     let sketch = (dim + config.oversampling).min(rank_limit);
@@ -184,13 +196,7 @@ mod tests {
     fn a_rank_two_matrix_is_recovered_exactly() {
         // Sessions over two disjoint groups of items: singular values are the
         // group matrices' norms, and items of one group share a direction.
-        let sessions = vec![
-            vec![0, 1, 2],
-            vec![0, 1, 2],
-            vec![3, 4],
-            vec![3, 4],
-            vec![3, 4],
-        ];
+        let sessions = vec![vec![0, 1, 2], vec![0, 1, 2], vec![3, 4], vec![3, 4], vec![3, 4]];
         let config = LsaConfig {
             components: 2,
             ..LsaConfig::default()
@@ -204,8 +210,7 @@ mod tests {
         let v = |i: usize| &embedding.vectors[i * 2..i * 2 + 2];
         let cosine = |a: &[f32], b: &[f32]| {
             let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-            dot / (a.iter().map(|x| x * x).sum::<f32>().sqrt()
-                * b.iter().map(|x| x * x).sum::<f32>().sqrt())
+            dot / (a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|x| x * x).sum::<f32>().sqrt())
         };
         assert!((cosine(v(0), v(2)) - 1.0).abs() < 1e-5);
         assert!(cosine(v(0), v(3)).abs() < 1e-5);
@@ -229,10 +234,7 @@ mod tests {
         for d in 0..5 {
             let want = exact.S().column_vector()[d];
             let got = embedding.singular_values[d];
-            assert!(
-                (got - want).abs() / want < 1e-3,
-                "component {d}: {got} vs {want}"
-            );
+            assert!((got - want).abs() / want < 1e-3, "component {d}: {got} vs {want}");
         }
     }
 }

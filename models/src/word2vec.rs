@@ -333,13 +333,7 @@ impl Trainer<'_> {
     }
 
     /// Trains one job; returns its effective words.
-    fn train_job(
-        &self,
-        sentences: &[Vec<u32>],
-        alpha: f32,
-        seed: u64,
-        scratch: &mut Scratch,
-    ) -> u64 {
+    fn train_job(&self, sentences: &[Vec<u32>], alpha: f32, seed: u64, scratch: &mut Scratch) -> u64 {
         let config = self.config;
         let dim = self.weights.dim;
         let mut rng = Lcg(seed & ((1 << 48) - 1));
@@ -418,15 +412,7 @@ impl Trainer<'_> {
         }
     }
 
-    fn train_centre(
-        &self,
-        scratch: &mut Scratch,
-        i: usize,
-        j: usize,
-        k: usize,
-        alpha: f32,
-        dim: usize,
-    ) {
+    fn train_centre(&self, scratch: &mut Scratch, i: usize, j: usize, k: usize, alpha: f32, dim: usize) {
         let Scratch {
             kept,
             neu1,
@@ -514,10 +500,7 @@ impl Trainer<'_> {
 
 impl Word2Vec {
     /// Trains on `sentences` (sessions of token ids).
-    pub fn train(
-        sentences: &[Vec<u32>],
-        config: &Word2VecConfig,
-    ) -> Result<(Word2Vec, TrainingStats)> {
+    pub fn train(sentences: &[Vec<u32>], config: &Word2VecConfig) -> Result<(Word2Vec, TrainingStats)> {
         if config.vector_size == 0 {
             return Err(Error::InvalidConfig {
                 field: "vector_size",
@@ -548,9 +531,7 @@ impl Word2Vec {
                 AtomicU32::new(((unit * 2.0 - 1.0) / dim as f32).to_bits())
             })
             .collect();
-        let syn1neg = (0..rows * dim)
-            .map(|_| AtomicU32::new(0f32.to_bits()))
-            .collect();
+        let syn1neg = (0..rows * dim).map(|_| AtomicU32::new(0f32.to_bits())).collect();
         let noise = noise_table(&vocabulary.counts, config.ns_exponent);
         let trainer = Trainer {
             config,
@@ -563,8 +544,7 @@ impl Word2Vec {
         };
         let jobs = jobs(sentences, config.batch_words.max(1));
         let total_sentences = sentences.len().max(1) as f64;
-        let raw_words: u64 =
-            sentences.iter().map(|s| s.len() as u64).sum::<u64>() * config.epochs as u64;
+        let raw_words: u64 = sentences.iter().map(|s| s.len() as u64).sum::<u64>() * config.epochs as u64;
         let effective = std::sync::atomic::AtomicU64::new(0);
         let started = std::time::Instant::now();
         for epoch in 0..config.epochs {
@@ -586,18 +566,12 @@ impl Word2Vec {
                     let n = next_job.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(n) else { break };
                     // Progress before the job, in sentences over all epochs (gensim's rule).
-                    let progress =
-                        (epoch as f64 + job.first as f64 / total_sentences) / config.epochs as f64;
+                    let progress = (epoch as f64 + job.first as f64 / total_sentences) / config.epochs as f64;
                     let alpha = (f64::from(config.alpha)
                         - (f64::from(config.alpha) - f64::from(config.min_alpha)) * progress)
                         .max(f64::from(config.min_alpha)) as f32;
                     let seed = splitmix(config.seed ^ splitmix(((epoch as u64) << 32) | n as u64));
-                    let words = trainer.train_job(
-                        &sentences[job.first..job.end],
-                        alpha,
-                        seed,
-                        &mut scratch,
-                    );
+                    let words = trainer.train_job(&sentences[job.first..job.end], alpha, seed, &mut scratch);
                     effective.fetch_add(words, Ordering::Relaxed);
                 }
             };
@@ -798,10 +772,7 @@ impl Word2Vec {
         if tokens.len() != rows {
             return Err(bad(
                 1,
-                format!(
-                    "the header says {rows} vectors, the file has {}",
-                    tokens.len()
-                ),
+                format!("the header says {rows} vectors, the file has {}", tokens.len()),
             ));
         }
         let counts = vec![0; tokens.len()];
@@ -829,9 +800,7 @@ fn prefetch_row(rows: &[AtomicU32], row: usize, dim: usize) {
         // memory on the program's behalf; the pointer comes from a live slice,
         // and SSE is part of the x86-64 baseline.
         unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                cell.as_ptr().cast::<i8>(),
-            );
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(cell.as_ptr().cast::<i8>());
         }
     }
 }
@@ -844,10 +813,7 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut partial = [0f32; LANES];
     let (a_chunks, a_rest) = a.split_at(a.len() / LANES * LANES);
     let (b_chunks, b_rest) = b.split_at(a_chunks.len().min(b.len()));
-    for (x, y) in a_chunks
-        .chunks_exact(LANES)
-        .zip(b_chunks.chunks_exact(LANES))
-    {
+    for (x, y) in a_chunks.chunks_exact(LANES).zip(b_chunks.chunks_exact(LANES)) {
         for lane in 0..LANES {
             partial[lane] += x[lane] * y[lane];
         }
@@ -926,10 +892,7 @@ mod tests {
     #[test]
     fn jobs_pack_sentences_up_to_the_batch_size() {
         let sentences = vec![vec![0; 4], vec![0; 4], vec![0; 4], vec![0; 12]];
-        let packed: Vec<(usize, usize)> = jobs(&sentences, 10)
-            .iter()
-            .map(|j| (j.first, j.end))
-            .collect();
+        let packed: Vec<(usize, usize)> = jobs(&sentences, 10).iter().map(|j| (j.first, j.end)).collect();
         assert_eq!(packed, [(0, 2), (2, 3), (3, 4)]);
     }
 

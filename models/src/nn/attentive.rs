@@ -12,7 +12,9 @@
 //! differ in initialisation and in the modalities switched on.
 
 use burn::module::Param;
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LeakyRelu, LeakyReluConfig, Linear, LinearConfig};
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, LeakyRelu, LeakyReluConfig, Linear, LinearConfig,
+};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -157,7 +159,13 @@ impl AttentiveNetConfig {
             )));
         }
         let embedding = match track_embedding {
-            Some(values) => embedding_from(values, self.num_items, self.d_embedding, device, "track embedding")?,
+            Some(values) => embedding_from(
+                values,
+                self.num_items,
+                self.d_embedding,
+                device,
+                "track embedding",
+            )?,
             None => EmbeddingConfig::new(self.num_items, self.d_embedding).init(device),
         };
         let tables = self
@@ -195,7 +203,9 @@ impl AttentiveNetConfig {
             attention: AdditiveAttentionConfig::new(self.d_hidden, self.d_attention).init(device),
             modalities: tables,
             dense: LinearConfig::new(context_width, self.d_dense).init(device),
-            activation: LeakyReluConfig::new().with_negative_slope(self.leaky_slope).init(),
+            activation: LeakyReluConfig::new()
+                .with_negative_slope(self.leaky_slope)
+                .init(),
             output: LinearConfig::new(self.d_dense, self.num_items).init(device),
         })
     }
@@ -205,21 +215,171 @@ impl AttentiveNet {
     /// Attention weights `[B, T]` and context vectors (sequence, then each
     /// modality's) `[B, d]` of a batch.
     pub fn parts(&self, batch: &Batch) -> AttentiveParts {
-        let embedded = self.dropout.forward(self.embedding.forward(batch.items.clone()));
-        let states = self.encoder.forward(embedded, batch);
+        let embedded = self.embedding.forward(batch.items.clone());
+        let modalities = self
+            .modalities
+            .iter()
+            .map(|t| t.forward(batch.items.clone()))
+            .collect();
+        self.parts_from(embedded, modalities, batch)
+    }
+
+    /// [`AttentiveNet::parts`] from already looked-up embeddings: the track's
+    /// `[B, T, d]` and each modality's `[B, T, d_m]` (zero where missing).
+    fn parts_from(&self, embedded: Tensor<3>, modalities: Vec<Tensor<3>>, batch: &Batch) -> AttentiveParts {
+        let states = self.encoder.forward(self.dropout.forward(embedded), batch);
         let attention = self.attention.weights(states.clone(), batch);
         let mut contexts = vec![pool(attention.clone(), states)];
-        for table in &self.modalities {
-            let values = self.dropout.forward(table.forward(batch.items.clone()));
-            contexts.push(pool(attention.clone(), values));
+        for values in modalities {
+            contexts.push(pool(attention.clone(), self.dropout.forward(values)));
         }
         AttentiveParts { attention, contexts }
+    }
+
+    /// The dense layer's output `[B, d_dense]` with the embedding tables
+    /// replaced by the rows of the batch's distinct tracks (see
+    /// [`AttentiveNet::forward_with_rows`]).
+    pub fn hidden_with_rows(
+        &self,
+        batch: &Batch,
+        local: Tensor<2, Int>,
+        track_rows: Tensor<2>,
+        modality_rows: Vec<Tensor<2>>,
+    ) -> Tensor<2> {
+        let [rows, width] = local.dims();
+        let flat = local.reshape([rows * width]);
+        let look_up = |table: Tensor<2>| {
+            let dim = table.dims()[1];
+            table.select(0, flat.clone()).reshape([rows, width, dim])
+        };
+        let embedded = look_up(track_rows);
+        let modalities = modality_rows.into_iter().map(look_up).collect();
+        let joined = Tensor::cat(self.parts_from(embedded, modalities, batch).contexts, 1);
+        self.activation.forward(self.dense.forward(joined))
+    }
+
+    /// The output projection as host arrays: weight `[num_items, d_dense]`
+    /// (one row per track) and bias `[num_items]`.
+    pub fn output_rows(&self) -> (Vec<f32>, Vec<f32>) {
+        let weight = self.output.weight.val();
+        let [inputs, outputs] = weight.dims();
+        let stored: Vec<f32> = weight
+            .try_into_vec_as()
+            .unwrap_or_else(|_| vec![0.0; inputs * outputs]);
+        let mut rows = vec![0f32; inputs * outputs];
+        for i in 0..inputs {
+            for o in 0..outputs {
+                rows[o * inputs + i] = stored[i * outputs + o];
+            }
+        }
+        let bias = match &self.output.bias {
+            Some(bias) => bias
+                .val()
+                .try_into_vec_as()
+                .unwrap_or_else(|_| vec![0.0; outputs]),
+            None => vec![0.0; outputs],
+        };
+        (rows, bias)
+    }
+
+    /// The network with the output projection set from host arrays in the
+    /// layout of [`AttentiveNet::output_rows`].
+    pub fn with_output_rows(self, rows: &[f32], bias: &[f32], device: &Device) -> AttentiveNet {
+        let outputs = bias.len();
+        let inputs = rows.len() / outputs.max(1);
+        let mut stored = vec![0f32; rows.len()];
+        for o in 0..outputs {
+            for i in 0..inputs {
+                stored[i * outputs + o] = rows[o * inputs + i];
+            }
+        }
+        let weight = Tensor::<2>::from_data(TensorData::new(stored, [inputs, outputs]), device);
+        let bias = Tensor::<1>::from_data(TensorData::new(bias.to_vec(), [outputs]), device);
+        AttentiveNet {
+            output: Linear {
+                weight: Param::from_tensor(weight),
+                bias: Some(Param::from_tensor(bias)),
+            },
+            ..self
+        }
+    }
+
+    /// Logits `[B, num_items]` with the embedding tables replaced by the rows
+    /// of the batch's distinct tracks: `local` `[B, T]` indexes `track_rows`
+    /// `[U, d]` and each of `modality_rows` `[U, d_m]`. Training uses this to
+    /// keep the large tables out of the autodiff graph (see `sparse`).
+    pub fn forward_with_rows(
+        &self,
+        batch: &Batch,
+        local: Tensor<2, Int>,
+        track_rows: Tensor<2>,
+        modality_rows: Vec<Tensor<2>>,
+    ) -> Tensor<2> {
+        let [rows, width] = local.dims();
+        let flat = local.reshape([rows * width]);
+        let look_up = |table: Tensor<2>| {
+            let dim = table.dims()[1];
+            table.select(0, flat.clone()).reshape([rows, width, dim])
+        };
+        let embedded = look_up(track_rows);
+        let modalities = modality_rows.into_iter().map(look_up).collect();
+        self.head(self.parts_from(embedded, modalities, batch).contexts)
+    }
+
+    /// Host copies of the embedding tables: the track table, then each
+    /// modality's with which tracks have it.
+    pub fn tables(&self) -> (super::sparse::SparseTable, Vec<super::sparse::SparseTable>) {
+        let track = super::sparse::SparseTable::from_tensor(self.embedding.weight.val(), None);
+        let modalities = self
+            .modalities
+            .iter()
+            .map(|m| {
+                let available: Vec<bool> = m
+                    .available
+                    .val()
+                    .try_into_vec_as::<f32>()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|a| a > 0.5)
+                    .collect();
+                super::sparse::SparseTable::from_tensor(m.embedding.weight.val(), Some(available))
+            })
+            .collect();
+        (track, modalities)
+    }
+
+    /// The network with its embedding tables replaced by `track` and `modalities`.
+    pub fn with_tables(
+        self,
+        track: &super::sparse::SparseTable,
+        modalities: &[super::sparse::SparseTable],
+        device: &Device,
+    ) -> AttentiveNet {
+        let modalities = self
+            .modalities
+            .into_iter()
+            .zip(modalities)
+            .map(|(table, values)| ModalityTable {
+                embedding: Embedding {
+                    weight: Param::from_tensor(values.to_tensor(device)),
+                },
+                ..table
+            })
+            .collect();
+        AttentiveNet {
+            embedding: Embedding {
+                weight: Param::from_tensor(track.to_tensor(device)),
+            },
+            modalities,
+            ..self
+        }
     }
 
     /// Logits over all tracks `[B, num_items]` from context vectors.
     pub fn head(&self, contexts: Vec<Tensor<2>>) -> Tensor<2> {
         let joined = Tensor::cat(contexts, 1);
-        self.output.forward(self.activation.forward(self.dense.forward(joined)))
+        self.output
+            .forward(self.activation.forward(self.dense.forward(joined)))
     }
 
     /// Logits over all tracks `[B, num_items]` of a batch.
@@ -227,8 +387,107 @@ impl AttentiveNet {
         self.head(self.parts(batch).contexts)
     }
 
+    /// The dense layer's output `[B, d_dense]` before the projection onto
+    /// every track, and the projection's weights, for fast top-k on the host.
+    pub fn hidden(&self, batch: &Batch) -> Tensor<2> {
+        let joined = Tensor::cat(self.parts(batch).contexts, 1);
+        self.activation.forward(self.dense.forward(joined))
+    }
+
+    /// The output projection (`weight` `[d_dense, num_items]`, `bias` `[num_items]`).
+    pub fn output_layer(&self) -> &Linear {
+        &self.output
+    }
+
     /// Number of modality tables.
     pub fn modality_count(&self) -> usize {
         self.modalities.len()
+    }
+}
+
+/// Appends `added` rows to an embedding table.
+pub(crate) fn extend_embedding(embedding: Embedding, rows: Tensor<2>) -> Embedding {
+    Embedding {
+        weight: Param::from_tensor(Tensor::cat(vec![embedding.weight.val(), rows], 0)),
+    }
+}
+
+/// Appends `added` output classes (zero weights and biases) to a linear layer.
+pub(crate) fn extend_output(linear: Linear, added: usize) -> Linear {
+    let weight = linear.weight.val();
+    let [inputs, _] = weight.dims();
+    let device = weight.device();
+    let weight = Tensor::cat(vec![weight, Tensor::zeros([inputs, added], &device)], 1);
+    let bias = linear
+        .bias
+        .map(|bias| Param::from_tensor(Tensor::cat(vec![bias.val(), Tensor::zeros([added], &device)], 0)));
+    Linear {
+        weight: Param::from_tensor(weight),
+        bias,
+    }
+}
+
+/// Rows for items added to a model's vocabulary.
+#[derive(Debug, Clone)]
+pub struct AddedItems {
+    /// How many items are appended.
+    pub count: usize,
+    /// Row-major `[count, d_embedding]` initial track embeddings.
+    pub embedding: Vec<f32>,
+    /// Per modality of the model, in order: the added items' rows.
+    pub modalities: Vec<ModalityInit>,
+}
+
+impl AttentiveNet {
+    /// The same network over `added.count` more items (appended at the end):
+    /// learned weights are kept, the new embedding rows come from `added`,
+    /// and the new output classes start at zero.
+    pub fn extend_items(self, added: &AddedItems, device: &Device) -> Result<AttentiveNet> {
+        let d = self.embedding.weight.dims()[1];
+        if added.embedding.len() != added.count * d {
+            return Err(Error::Shape(format!(
+                "{} embedding values for {} added items of {d} dimensions",
+                added.embedding.len(),
+                added.count
+            )));
+        }
+        if added.modalities.len() != self.modalities.len() {
+            return Err(Error::Shape(format!(
+                "rows of {} modalities for a model with {}",
+                added.modalities.len(),
+                self.modalities.len()
+            )));
+        }
+        let rows = Tensor::<2>::from_data(TensorData::new(added.embedding.clone(), [added.count, d]), device);
+        let mut modalities = Vec::with_capacity(self.modalities.len());
+        for (table, init) in self.modalities.into_iter().zip(&added.modalities) {
+            let dim = table.embedding.weight.dims()[1];
+            if init.values.len() != added.count * dim || init.available.len() != added.count {
+                return Err(Error::Shape(format!(
+                    "modality rows of the wrong shape for {} added items of {dim} dimensions",
+                    added.count
+                )));
+            }
+            let mut values = init.values.clone();
+            for (item, available) in init.available.iter().enumerate() {
+                if !available {
+                    values[item * dim..(item + 1) * dim].fill(0.0);
+                }
+            }
+            let flags: Vec<f32> = init.available.iter().map(|a| f32::from(u8::from(*a))).collect();
+            let flags = Tensor::<2>::from_data(TensorData::new(flags, [added.count, 1]), device);
+            let values = Tensor::<2>::from_data(TensorData::new(values, [added.count, dim]), device);
+            modalities.push(ModalityTable {
+                embedding: extend_embedding(table.embedding, values),
+                available: Param::from_tensor(Tensor::cat(vec![table.available.val(), flags], 0))
+                    .set_require_grad(false),
+            });
+        }
+        Ok(AttentiveNet {
+            embedding: extend_embedding(self.embedding, rows),
+            modalities,
+            output: extend_output(self.output, added.count),
+            ..self
+        })
     }
 }

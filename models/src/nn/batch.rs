@@ -84,7 +84,11 @@ impl Batch {
 /// applying it twice restores the order.
 pub fn reverse_valid_steps(x: Tensor<3>, batch: &Batch) -> Tensor<3> {
     let [rows, width, dim] = x.dims();
-    let index = batch.reversal.clone().reshape([rows, width, 1]).repeat_dim(2, dim);
+    let index = batch
+        .reversal
+        .clone()
+        .reshape([rows, width, 1])
+        .repeat_dim(2, dim);
     x.gather(1, index)
 }
 

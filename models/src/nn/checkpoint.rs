@@ -121,7 +121,9 @@ pub fn save(dir: &Path, config: &CheckpointConfig, item_keys: &[i64], model: &Ne
 }
 
 fn sibling(dir: &Path, suffix: &str) -> PathBuf {
-    let name = dir.file_name().map_or_else(|| "checkpoint".into(), |n| n.to_string_lossy().into_owned());
+    let name = dir
+        .file_name()
+        .map_or_else(|| "checkpoint".into(), |n| n.to_string_lossy().into_owned());
     dir.with_file_name(format!("{name}.{suffix}"))
 }
 
@@ -155,10 +157,13 @@ pub fn load(dir: &Path, device: &Device) -> Result<Checkpoint> {
         path: items_path.clone(),
         source,
     })?;
-    let items: ItemsFile =
-        serde_json::from_slice(&items_bytes).map_err(|e| error(&items_path, format!("not a track map ({e})")))?;
+    let items: ItemsFile = serde_json::from_slice(&items_bytes)
+        .map_err(|e| error(&items_path, format!("not a track map ({e})")))?;
     if items.format_version != FORMAT_VERSION {
-        return Err(error(&items_path, format!("format {} is not {FORMAT_VERSION}", items.format_version)));
+        return Err(error(
+            &items_path,
+            format!("format {} is not {FORMAT_VERSION}", items.format_version),
+        ));
     }
     let num_items = config.architecture.num_items();
     if items.keys.len() != num_items {

@@ -105,7 +105,11 @@ pub fn select(choice: BackendChoice) -> Result<ComputeDevice> {
                 return Ok(device);
             }
             let mut cpu = ComputeDevice::cpu();
-            cpu.note = Some(format!("no GPU found ({}; {}): using the CPU", cuda_reason(), wgpu_reason()));
+            cpu.note = Some(format!(
+                "no GPU found ({}; {}): using the CPU",
+                cuda_reason(),
+                wgpu_reason()
+            ));
             Ok(cpu)
         }
     }
@@ -122,7 +126,9 @@ fn unavailable(backend: &'static str, reason: String) -> Error {
 fn cuda() -> Option<ComputeDevice> {
     use burn::tensor::DeviceType;
     let device = Device::enumerate(DeviceType::Cuda).first().cloned()?;
-    let name = device.identity().map_or_else(|| "CUDA device 0".to_owned(), |i| i.name);
+    let name = device
+        .identity()
+        .map_or_else(|| "CUDA device 0".to_owned(), |i| i.name);
     Some(ComputeDevice {
         device,
         label: format!("GPU: {name} (CUDA)"),
@@ -153,7 +159,9 @@ fn wgpu(allow_software: bool) -> Option<ComputeDevice> {
     let mut fallback = None;
     for device in devices.iter() {
         let identity = device.identity();
-        let name = identity.as_ref().map_or_else(|| "wgpu adapter".to_owned(), |i| i.name.clone());
+        let name = identity
+            .as_ref()
+            .map_or_else(|| "wgpu adapter".to_owned(), |i| i.name.clone());
         let is_card = identity.as_ref().is_some_and(|i| i.physical.is_some());
         if is_card {
             return Some(ComputeDevice {

@@ -52,3 +52,17 @@ impl Gru4Rec {
         self.output.forward(last_valid_step(states, batch))
     }
 }
+
+impl Gru4Rec {
+    /// The same network over `count` more items: `rows` (`[count, d_embedding]`)
+    /// start their embeddings, and their output classes start at zero.
+    pub fn extend_items(self, count: usize, rows: Vec<f32>, device: &Device) -> Gru4Rec {
+        let d = self.embedding.weight.dims()[1];
+        let rows = Tensor::<2>::from_data(TensorData::new(rows, [count, d]), device);
+        Gru4Rec {
+            embedding: super::attentive::extend_embedding(self.embedding, rows),
+            output: super::attentive::extend_output(self.output, count),
+            ..self
+        }
+    }
+}

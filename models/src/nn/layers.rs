@@ -73,7 +73,9 @@ impl AdditiveAttentionConfig {
     pub fn init(&self, device: &Device) -> AdditiveAttention {
         AdditiveAttention {
             projection: LinearConfig::new(self.d_input, self.d_attention).init(device),
-            score: LinearConfig::new(self.d_attention, 1).with_bias(false).init(device),
+            score: LinearConfig::new(self.d_attention, 1)
+                .with_bias(false)
+                .init(device),
         }
     }
 }
@@ -96,5 +98,8 @@ impl AdditiveAttention {
 pub fn pool(weights: Tensor<2>, values: Tensor<3>) -> Tensor<2> {
     let [rows, width] = weights.dims();
     let dim = values.dims()[2];
-    weights.reshape([rows, 1, width]).matmul(values).reshape([rows, dim])
+    weights
+        .reshape([rows, 1, width])
+        .matmul(values)
+        .reshape([rows, dim])
 }

@@ -42,6 +42,9 @@ impl Architecture {
 }
 
 /// A next-track model of any architecture.
+// A model exists a handful of times per process; boxing the variants would
+// only add an indirection to every forward pass and to the Module derive.
+#[expect(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum NextTrackModel {
     /// ANN, ANNW, ANN-LSA and the fusion models.
@@ -68,5 +71,61 @@ impl NextTrackModel {
             NextTrackModel::Attentive(m) => Some(m),
             _ => None,
         }
+    }
+}
+
+impl Architecture {
+    /// The same architecture over `num_items` items.
+    pub fn with_num_items(&self, num_items: usize) -> Architecture {
+        match self {
+            Architecture::Attentive(c) => Architecture::Attentive(AttentiveNetConfig {
+                num_items,
+                ..c.clone()
+            }),
+            Architecture::Gru4Rec(c) => Architecture::Gru4Rec(Gru4RecConfig {
+                num_items,
+                ..c.clone()
+            }),
+            Architecture::SasRec(c) => Architecture::SasRec(SasRecConfig {
+                num_items,
+                ..c.clone()
+            }),
+        }
+    }
+
+    /// Dimensions of the track embedding.
+    pub fn embedding_dim(&self) -> usize {
+        match self {
+            Architecture::Attentive(c) => c.d_embedding,
+            Architecture::Gru4Rec(c) => c.d_embedding,
+            Architecture::SasRec(c) => c.d_model,
+        }
+    }
+
+    /// The content modalities (attentive networks only).
+    pub fn modalities(&self) -> &[super::attentive::ModalitySpec] {
+        match self {
+            Architecture::Attentive(c) => &c.modalities,
+            _ => &[],
+        }
+    }
+}
+
+impl NextTrackModel {
+    /// The same model over more items (appended at the end), keeping what it learned.
+    pub fn extend_items(
+        self,
+        added: &super::attentive::AddedItems,
+        device: &Device,
+    ) -> crate::Result<NextTrackModel> {
+        Ok(match self {
+            NextTrackModel::Attentive(m) => NextTrackModel::Attentive(m.extend_items(added, device)?),
+            NextTrackModel::Gru4Rec(m) => {
+                NextTrackModel::Gru4Rec(m.extend_items(added.count, added.embedding.clone(), device))
+            }
+            NextTrackModel::SasRec(m) => {
+                NextTrackModel::SasRec(m.extend_items(added.count, added.embedding.clone(), device))
+            }
+        })
     }
 }

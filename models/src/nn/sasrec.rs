@@ -80,3 +80,16 @@ impl SasRec {
         last.matmul(self.items.weight.val().transpose())
     }
 }
+
+impl SasRec {
+    /// The same network over `count` more items: `rows` (`[count, d_model]`)
+    /// start their embeddings (which also score them).
+    pub fn extend_items(self, count: usize, rows: Vec<f32>, device: &Device) -> SasRec {
+        let d = self.items.weight.dims()[1];
+        let rows = Tensor::<2>::from_data(TensorData::new(rows, [count, d]), device);
+        SasRec {
+            items: super::attentive::extend_embedding(self.items, rows),
+            ..self
+        }
+    }
+}

@@ -6,11 +6,12 @@
 //! held-out validation sessions with the evaluation protocol; training stops
 //! when HitRatio@10 has not improved for `patience` epochs, and the best
 //! epoch's weights are kept. With a seed, training on the CPU is
-//! reproducible.
+//! reproducible. The attentive networks' embedding tables are updated row by
+//! row (lazy Adam, see [`super::sparse`]); everything else by Burn's Adam.
 
 use std::time::Instant;
 
-use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use rand::SeedableRng;
@@ -20,8 +21,10 @@ use serde::{Deserialize, Serialize};
 
 use super::batch::Batch;
 use super::device::ComputeDevice;
+use super::head::SoftmaxHead;
 use super::model::NextTrackModel;
 use super::scorer::NeuralScorer;
+use super::sparse::{LazyAdam, SparseTable, local_indices};
 use crate::eval::{Item, MAX_HISTORY, TestSession, evaluate, examples};
 use crate::{Error, Result};
 
@@ -174,6 +177,146 @@ fn training_examples(sessions: &[Vec<Item>]) -> Vec<Example> {
     out
 }
 
+/// Adam's epsilon (PyTorch's and Keras's default; Burn's is 1e-5).
+const ADAM_EPSILON: f32 = 1e-8;
+
+/// The parts of an attentive network trained on the host: the embedding
+/// tables row by row, and the output layer.
+struct HostParts {
+    track: SparseTable,
+    modalities: Vec<SparseTable>,
+    head: SoftmaxHead,
+}
+
+/// `model` with the host parts written back into it.
+fn with_host_parts(model: NextTrackModel, host: &Option<HostParts>, device: &Device) -> NextTrackModel {
+    match (model, host) {
+        (NextTrackModel::Attentive(net), Some(host)) => NextTrackModel::Attentive(
+            net.with_tables(&host.track, &host.modalities, device)
+                .with_output_rows(host.head.weight(), host.head.bias(), device),
+        ),
+        (model, _) => model,
+    }
+}
+
+/// One optimisation step at a time: the model, Burn's Adam for its dense
+/// parameters, and the host tables with lazy Adam for attentive networks.
+pub struct Stepper {
+    // Always `Some` between steps; taken while the optimizer consumes it.
+    model: Option<NextTrackModel>,
+    optimizer: burn::optim::ModuleOptimizer,
+    host: Option<HostParts>,
+    lazy_adam: LazyAdam,
+    loss_function: CrossEntropyLoss,
+    learning_rate: f64,
+    device: Device,
+}
+
+impl Stepper {
+    /// Prepares `model` for training on `device` (autodiff is added here).
+    pub fn new(model: NextTrackModel, config: &TrainConfig, device: &Device) -> Stepper {
+        let device = device.clone().autodiff();
+        device.seed(config.seed);
+        let model = model.fork(&device).train();
+        // The attentive networks' embedding tables train row by row (see
+        // `sparse`) and their output layer on the host (see `head`).
+        let host = match &model {
+            NextTrackModel::Attentive(net) => {
+                let (track, modalities) = net.tables();
+                let (weight, bias) = net.output_rows();
+                let outputs = bias.len();
+                let inputs = weight.len() / outputs.max(1);
+                Some(HostParts {
+                    track,
+                    modalities,
+                    head: SoftmaxHead::new(inputs, outputs, weight, bias),
+                })
+            }
+            _ => None,
+        };
+        Stepper {
+            model: Some(model),
+            optimizer: AdamConfig::new().with_epsilon(ADAM_EPSILON).init(),
+            host,
+            lazy_adam: LazyAdam::new(config.learning_rate, ADAM_EPSILON),
+            loss_function: CrossEntropyLossConfig::new().init(&device),
+            learning_rate: config.learning_rate,
+            device,
+        }
+    }
+
+    /// One step on a batch of (history, next item); returns the loss.
+    pub fn step(&mut self, histories: &[&[Item]], targets: &[Item]) -> f64 {
+        let device = &self.device;
+        let batch = Batch::new(histories, device);
+        let Some(model) = self.model.take() else {
+            return f64::NAN;
+        };
+        let (gradients, loss_value) = match (&model, self.host.as_mut()) {
+            (NextTrackModel::Attentive(net), Some(host)) => {
+                let (distinct, local) = local_indices(histories);
+                let local = Tensor::<2, Int>::from_data(
+                    TensorData::new(local, [histories.len(), batch.width()]),
+                    device,
+                );
+                let track_rows = host.track.gather(&distinct, device).require_grad();
+                let modality_rows: Vec<Tensor<2>> = host
+                    .modalities
+                    .iter()
+                    .map(|m| m.gather(&distinct, device).require_grad())
+                    .collect();
+                let hidden = net.hidden_with_rows(&batch, local, track_rows.clone(), modality_rows.clone());
+                let [rows, width] = hidden.dims();
+                let hidden_values: Vec<f32> = hidden.clone().try_into_vec_as().unwrap_or_default();
+                self.lazy_adam.step += 1;
+                let (loss, hidden_gradient) = host.head.step(&hidden_values, targets, &self.lazy_adam);
+                if !loss.is_finite() {
+                    self.model = Some(model);
+                    return loss;
+                }
+                // d(sum(h ⊙ G))/dh = G: the network below receives the head's gradient.
+                let upstream =
+                    Tensor::<2>::from_data(TensorData::new(hidden_gradient, [rows, width]), device);
+                let gradients = (hidden * upstream).sum().backward();
+                let host_gradient = |rows: &Tensor<2>| {
+                    rows.grad(&gradients)
+                        .and_then(|g| g.try_into_vec_as::<f32>().ok())
+                        .unwrap_or_default()
+                };
+                host.track
+                    .update(&distinct, &host_gradient(&track_rows), &self.lazy_adam);
+                for (table, rows) in host.modalities.iter_mut().zip(&modality_rows) {
+                    table.update(&distinct, &host_gradient(rows), &self.lazy_adam);
+                }
+                (gradients, loss)
+            }
+            _ => {
+                let targets: Vec<i64> = targets.iter().map(|t| i64::from(*t)).collect();
+                let targets =
+                    Tensor::<1, Int>::from_data(TensorData::new(targets, [histories.len()]), device);
+                let loss = self.loss_function.forward(model.logits(&batch), targets);
+                let loss_value = f64::from(loss.clone().into_scalar::<f32>());
+                if !loss_value.is_finite() {
+                    self.model = Some(model);
+                    return loss_value;
+                }
+                (loss.backward(), loss_value)
+            }
+        };
+        let gradients = GradientsParams::from_grads(gradients, &model);
+        self.model = Some(self.optimizer.step(self.learning_rate, model, gradients));
+        loss_value
+    }
+
+    /// The model as trained so far (host tables written back).
+    pub fn current_model(&self) -> NextTrackModel {
+        match &self.model {
+            Some(model) => with_host_parts(model.clone(), &self.host, &self.device),
+            None => unreachable!("the model is only taken within a step"),
+        }
+    }
+}
+
 /// How often step events are sent.
 const STEP_REPORT_EVERY: usize = 25;
 
@@ -193,11 +336,7 @@ pub fn train(
         ));
     }
     let validation: Vec<crate::eval::Example> = examples_of(&set.validation);
-    let train_device = device.device.clone().autodiff();
-    train_device.seed(config.seed);
-    let mut model = model.fork(&train_device).train();
-    let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
-    let loss_function = CrossEntropyLossConfig::new().init(&train_device);
+    let mut stepper = Stepper::new(model, config, &device.device);
     let batch_size = config.batch_size.max(1);
     let steps_per_epoch = examples.len().div_ceil(batch_size);
     observer.event(TrainingEvent::Started {
@@ -225,12 +364,8 @@ pub fn train(
                 break 'epochs;
             }
             let histories: Vec<&[Item]> = chunk.iter().map(|i| examples[*i].history.as_slice()).collect();
-            let targets: Vec<i64> = chunk.iter().map(|i| i64::from(examples[*i].target)).collect();
-            let batch = Batch::new(&histories, &train_device);
-            let targets = Tensor::<1, Int>::from_data(TensorData::new(targets, [chunk.len()]), &train_device);
-            let logits = model.logits(&batch);
-            let loss = loss_function.forward(logits, targets);
-            let loss_value = f64::from(loss.clone().into_scalar::<f32>());
+            let targets: Vec<Item> = chunk.iter().map(|i| examples[*i].target).collect();
+            let loss_value = stepper.step(&histories, &targets);
             if !loss_value.is_finite() {
                 return Err(Error::Diverged {
                     epoch,
@@ -238,8 +373,6 @@ pub fn train(
                     loss: loss_value,
                 });
             }
-            let gradients = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(config.learning_rate, model, gradients);
             loss_sum += loss_value;
             loss_count += 1;
             window_sum += loss_value;
@@ -257,11 +390,16 @@ pub fn train(
                 window_count = 0;
             }
         }
+        let current = stepper.current_model();
         let hit_ratio = if validation.is_empty() {
             None
         } else {
-            let scorer = NeuralScorer::new(&model, &device.device, num_items);
-            Some(evaluate(&scorer, &scorer, &validation, None, 1).overall.hit_ratio(10))
+            let scorer = NeuralScorer::new(&current, &device.device, num_items);
+            Some(
+                evaluate(&scorer, &scorer, &validation, None, 1)
+                    .overall
+                    .hit_ratio(10),
+            )
         };
         let improved = match (&best, hit_ratio) {
             (None, _) => true,
@@ -271,7 +409,7 @@ pub fn train(
             (Some((_, _, None)), Some(_)) => true,
         };
         if improved {
-            best = Some((model.clone(), epoch, hit_ratio));
+            best = Some((current, epoch, hit_ratio));
             epochs_without_gain = 0;
         } else {
             epochs_without_gain += 1;
@@ -290,7 +428,7 @@ pub fn train(
     let (best_model, best_epoch, best_hit_ratio) = match best {
         Some(best) => best,
         // Stopped before the first epoch ended: keep what there is.
-        None => (model, 0, None),
+        None => (stepper.current_model(), 0, None),
     };
     Ok((
         best_model.valid().fork(&device.device),

@@ -46,7 +46,9 @@ fn reversal_reverses_each_row_within_its_length() {
     let x = batch.items.clone().float().reshape([2, 3, 1]);
     let reversed: Vec<f32> = reverse_valid_steps(x.clone(), &batch).try_into_vec_as().unwrap();
     assert_eq!(reversed, [3.0, 2.0, 1.0, 5.0, 4.0, 0.0]);
-    let twice: Vec<f32> = reverse_valid_steps(reverse_valid_steps(x, &batch), &batch).try_into_vec_as().unwrap();
+    let twice: Vec<f32> = reverse_valid_steps(reverse_valid_steps(x, &batch), &batch)
+        .try_into_vec_as()
+        .unwrap();
     assert_eq!(twice, [1.0, 2.0, 3.0, 4.0, 5.0, 0.0]);
 }
 
@@ -65,7 +67,10 @@ fn padding_never_changes_a_rows_output() {
         let alone = scorer.logits(&[&[3, 1, 4]]);
         let padded = scorer.logits(&[&[3, 1, 4], &[1, 5, 9, 2, 6, 5, 3, 5]]);
         let diff = max_abs_diff(&alone, &padded[..12]);
-        assert!(diff < 1e-5, "{architecture:?}: padding changed the logits by {diff}");
+        assert!(
+            diff < 1e-5,
+            "{architecture:?}: padding changed the logits by {diff}"
+        );
     }
 }
 
@@ -125,7 +130,9 @@ fn hit_ratio_1(model: &NextTrackModel, num_items: usize, sessions: &[Vec<u32>]) 
             })
         })
         .collect();
-    evaluate(&scorer, &scorer, &examples, None, 1).overall.hit_ratio(1)
+    evaluate(&scorer, &scorer, &examples, None, 1)
+        .overall
+        .hit_ratio(1)
 }
 
 #[test]
@@ -147,7 +154,11 @@ fn every_architecture_learns_a_cycle() {
     let device = cpu();
     let architectures = [
         Architecture::Attentive(small_attentive(n as usize)),
-        Architecture::Gru4Rec(Gru4RecConfig::new(n as usize).with_d_embedding(16).with_d_hidden(16)),
+        Architecture::Gru4Rec(
+            Gru4RecConfig::new(n as usize)
+                .with_d_embedding(16)
+                .with_d_hidden(16),
+        ),
         Architecture::SasRec(SasRecConfig::new(n as usize).with_d_model(16)),
     ];
     for architecture in architectures {
@@ -159,7 +170,10 @@ fn every_architecture_learns_a_cycle() {
         let hr = hit_ratio_1(&trained, n as usize, &set.validation);
         assert!(hr > 0.6, "{architecture:?} reached HR@1 {hr} ({summary:?})");
         let hr10 = summary.best_validation_hit_ratio_10.unwrap_or_default();
-        assert!(hr10 >= 0.95, "{architecture:?} reached HR@10 {hr10} ({summary:?})");
+        assert!(
+            hr10 >= 0.95,
+            "{architecture:?} reached HR@10 {hr10} ({summary:?})"
+        );
     }
 }
 
@@ -232,14 +246,25 @@ fn broken_checkpoints_fail_with_the_file_and_the_reason() {
     trained_checkpoint(&path);
     let config_path = path.join("config.json");
     let text = std::fs::read_to_string(&config_path).unwrap();
-    std::fs::write(&config_path, text.replace("\"format_version\": 1", "\"format_version\": 99")).unwrap();
+    std::fs::write(
+        &config_path,
+        text.replace("\"format_version\": 1", "\"format_version\": 99"),
+    )
+    .unwrap();
     let error = checkpoint::load(&path, &device).unwrap_err().to_string();
     assert!(error.contains("format 99"), "{error}");
 
     trained_checkpoint(&path);
-    std::fs::write(path.join("items.json"), r#"{"format_version": 1, "keys": [1, 2]}"#).unwrap();
+    std::fs::write(
+        path.join("items.json"),
+        r#"{"format_version": 1, "keys": [1, 2]}"#,
+    )
+    .unwrap();
     let error = checkpoint::load(&path, &device).unwrap_err().to_string();
-    assert!(error.contains("2 tracks in the map") && error.contains("scores 6"), "{error}");
+    assert!(
+        error.contains("2 tracks in the map") && error.contains("scores 6"),
+        "{error}"
+    );
 
     trained_checkpoint(&path);
     let other = Architecture::Attentive(small_attentive(7));
@@ -247,7 +272,45 @@ fn broken_checkpoints_fail_with_the_file_and_the_reason() {
     let mut config: serde_json::Value = serde_json::from_str(&text).unwrap();
     config["architecture"] = serde_json::to_value(&other).unwrap();
     std::fs::write(&config_path, config.to_string()).unwrap();
-    std::fs::write(path.join("items.json"), r#"{"format_version": 1, "keys": [1, 2, 3, 4, 5, 6, 7]}"#).unwrap();
+    std::fs::write(
+        path.join("items.json"),
+        r#"{"format_version": 1, "keys": [1, 2, 3, 4, 5, 6, 7]}"#,
+    )
+    .unwrap();
     let error = checkpoint::load(&path, &device).unwrap_err().to_string();
     assert!(error.contains("model.bpk") && error.contains("shape"), "{error}");
+}
+
+#[test]
+fn top_k_equals_the_best_of_the_full_logits() {
+    let device = cpu();
+    let num_items = 3_000;
+    let models = [
+        Architecture::Attentive(small_attentive(num_items)).init(&device.device),
+        Architecture::Gru4Rec(
+            Gru4RecConfig::new(num_items)
+                .with_d_embedding(16)
+                .with_d_hidden(16),
+        )
+        .init(&device.device),
+    ];
+    for model in models {
+        let scorer = NeuralScorer::new(&model, &device.device, num_items);
+        for history in [&[5u32, 17, 2999, 0][..], &[42], &[7; 30]] {
+            let logits = scorer.logits(&[history]);
+            let mut expected: Vec<(u32, f32)> = logits
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i as u32, *s))
+                .filter(|(i, _)| !history.contains(i))
+                .collect();
+            expected.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            expected.truncate(25);
+            let actual = scorer.top_k(history, 25, history);
+            let items = |v: &[(u32, f32)]| v.iter().map(|(i, _)| *i).collect::<Vec<_>>();
+            assert_eq!(items(&actual), items(&expected), "history {history:?}");
+            let scores = |v: &[(u32, f32)]| v.iter().map(|(_, s)| *s).collect::<Vec<_>>();
+            assert!(max_abs_diff(&scores(&actual), &scores(&expected)) < 1e-4);
+        }
+    }
 }

@@ -23,10 +23,9 @@ const CLUSTER: u32 = 25;
 #[test]
 fn neighbours_agree_with_gensim_as_well_as_gensim_agrees_with_itself() {
     let sessions = read_sessions(&fixture("structured_sessions.txt"));
-    let reference: Reference = serde_json::from_str(
-        &std::fs::read_to_string(fixture("structured_gensim_neighbours.json")).unwrap(),
-    )
-    .unwrap();
+    let reference: Reference =
+        serde_json::from_str(&std::fs::read_to_string(fixture("structured_gensim_neighbours.json")).unwrap())
+            .unwrap();
     let config = Word2VecConfig {
         vector_size: reference.vector_size,
         min_count: reference.min_count,
@@ -53,10 +52,7 @@ fn neighbours_agree_with_gensim_as_well_as_gensim_agrees_with_itself() {
             .collect();
         let theirs: HashSet<u32> = gensim_top.iter().map(|t| t.parse().unwrap()).collect();
         overlap_sum += ours.intersection(&theirs).count() as f64 / 10.0;
-        same_cluster += ours
-            .iter()
-            .filter(|t| **t / CLUSTER == token / CLUSTER)
-            .count();
+        same_cluster += ours.iter().filter(|t| **t / CLUSTER == token / CLUSTER).count();
         neighbours_seen += ours.len();
     }
     let overlap = overlap_sum / reference.neighbours.len() as f64;
