@@ -87,14 +87,13 @@ pub async fn import_files(
     let progress = ChannelProgress(on_progress);
     let mut outcomes = Vec::with_capacity(paths.len());
     for path in paths {
-        let outcome =
-            match import_file(&state.store, &PathBuf::from(&path), &options, &progress).await {
-                Ok(report) => FileOutcome::Imported { report },
-                Err(error) => FileOutcome::Failed {
-                    path,
-                    error: error.into(),
-                },
-            };
+        let outcome = match import_file(&state.store, &PathBuf::from(&path), &options, &progress).await {
+            Ok(report) => FileOutcome::Imported { report },
+            Err(error) => FileOutcome::Failed {
+                path,
+                error: error.into(),
+            },
+        };
         outcomes.push(outcome);
     }
     Ok(outcomes)

@@ -111,13 +111,7 @@ async fn an_import_killed_mid_file_resumes_and_keeps_every_listen_once() {
     let mut child = KilledOnDrop(
         library
             .command()
-            .args([
-                "import",
-                "file",
-                tsv.to_str().unwrap(),
-                "--batch-size",
-                "1000",
-            ])
+            .args(["import", "file", tsv.to_str().unwrap(), "--batch-size", "1000"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -126,16 +120,11 @@ async fn an_import_killed_mid_file_resumes_and_keeps_every_listen_once() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let killed_at = loop {
         let timed_out = Instant::now() >= deadline;
-        let committed = progress(&library.db())
-            .await
-            .filter(|(cursor, _, _)| *cursor > 0);
+        let committed = progress(&library.db()).await.filter(|(cursor, _, _)| *cursor > 0);
         if timed_out || committed.is_some() {
             child.kill();
             let (cursor, status, listens) = committed.expect("the import never committed a batch");
-            assert_eq!(
-                status, "running",
-                "the import finished before it could be killed"
-            );
+            assert_eq!(status, "running", "the import finished before it could be killed");
             break (cursor, listens);
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -148,13 +137,7 @@ async fn an_import_killed_mid_file_resumes_and_keeps_every_listen_once() {
     assert!((listens as usize) < expected.len());
     assert_eq!(cursor % 1000, 0, "only whole batches are committed");
 
-    let reports = library.json(&[
-        "import",
-        "file",
-        tsv.to_str().unwrap(),
-        "--batch-size",
-        "1000",
-    ]);
+    let reports = library.json(&["import", "file", tsv.to_str().unwrap(), "--batch-size", "1000"]);
     assert_eq!(reports[0]["resumed_at"], cursor);
     assert_eq!(reports[0]["counts"]["duplicates"], 0);
     let stored = read_listens(&library.db()).await;

@@ -2,3 +2,4 @@
 
 mod cli_eval;
 mod cli_import;
+mod cli_train;

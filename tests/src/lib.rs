@@ -77,8 +77,7 @@ impl CliLibrary {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let stdout = self.run(&all);
-        serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {stdout}"))
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {stdout}"))
     }
 }
 

@@ -14,13 +14,21 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use segue_core::Store;
 
+use segue_core::TrackId;
 use segue_core::eval::{
-    EvalOptions, EvalTable, LsaConfig, ModelKind, Word2VecConfig, build_dataset, read_user_groups,
+    EvalOptions, EvalTable, LsaConfig, Word2VecConfig, build_dataset, build_full_dataset, read_user_groups,
     run_eval, split_sessions, train_lsa_vectors, train_track_vectors,
 };
+use segue_core::features::tags::import_30music_tags;
 use segue_core::import::lastfm::{LastfmClient, LastfmImportMode, import_lastfm};
 use segue_core::import::{FileImportOptions, ImportFormat, ImportReport, import_file};
+use segue_core::models::ModelSpec;
+use segue_core::pipeline::{
+    BackendChoice, CheckpointExtra, HistorySpec, NeuralOptions, TrainConfig, compute_device, find_checkpoint,
+    fit, load_model, models_dir, prepare, prepare_resume, recommend, save_model,
+};
 use segue_core::progress::CancelFlag;
+use segue_core::progress::{Progress, ProgressEvent};
 use segue_core::sessions::{SessionRules, sessionize};
 use segue_core::settings::Settings;
 use segue_core::stats::library_stats;
@@ -69,6 +77,13 @@ enum Command {
     Users,
     /// Evaluate models with the paper's protocol (per user 70 % of sessions train, the rest test).
     Eval(EvalArgs),
+    /// Train a neural model and save it for `recommend`.
+    Train(TrainArgs),
+    /// Suggest the next tracks after a history.
+    Recommend(RecommendArgs),
+    /// Content features of tracks.
+    #[command(subcommand)]
+    Features(FeaturesCommand),
     /// Export sessions for other tools.
     #[command(subcommand)]
     Export(ExportCommand),
@@ -121,7 +136,8 @@ enum ImportCommand {
 
 #[derive(Debug, Args)]
 struct EvalArgs {
-    /// Comma-separated models: pop, markov, w2v-knn, personal-pop.
+    /// Comma-separated models: pop, markov, w2v-knn, personal-pop, ann, annw, ann-lsa, gru4rec,
+    /// sasrec, fusion (every modality the library has), annw+acoustic|lyrics|tags[+…].
     #[arg(long, default_value = "pop,markov,w2v-knn,personal-pop")]
     model: String,
     /// A CSV of `user,group`: every metric is also reported per group.
@@ -133,7 +149,45 @@ struct EvalArgs {
     #[command(flatten)]
     word2vec: Word2VecArgs,
     #[command(flatten)]
+    neural: NeuralArgs,
+    #[command(flatten)]
     rules: SessionArgs,
+}
+
+#[derive(Debug, Args)]
+struct NeuralArgs {
+    /// Where neural models train: auto (a GPU when there is one), cpu, wgpu or cuda.
+    #[arg(long, default_value = "auto")]
+    backend: String,
+    /// Most epochs (training stops earlier when validation HitRatio@10 stops improving).
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// Epochs without improvement before stopping.
+    #[arg(long, default_value_t = 2)]
+    patience: usize,
+    /// Examples per step.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    learning_rate: f64,
+}
+
+impl NeuralArgs {
+    fn options(&self, word2vec: &Word2VecArgs) -> Result<NeuralOptions> {
+        Ok(NeuralOptions {
+            backend: self.backend.parse::<BackendChoice>()?,
+            train: TrainConfig {
+                max_epochs: self.epochs,
+                patience: self.patience,
+                batch_size: self.batch_size,
+                learning_rate: self.learning_rate,
+                seed: word2vec.seed,
+            },
+            word2vec: word2vec.config(),
+            ..NeuralOptions::default()
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -146,16 +200,16 @@ struct Word2VecArgs {
     seed: u64,
     /// CBOW: tokens seen fewer times get no vector (the harness's default is 1).
     #[arg(long, default_value_t = 1)]
-    min_count: usize,
+    w2v_min_count: usize,
     /// CBOW: passes over the sessions.
     #[arg(long, default_value_t = 5)]
-    epochs: usize,
+    w2v_epochs: usize,
     /// CBOW: context window.
     #[arg(long, default_value_t = 5)]
-    window: usize,
+    w2v_window: usize,
     /// CBOW: vector dimensions.
     #[arg(long, default_value_t = 150)]
-    vector_size: usize,
+    w2v_vector_size: usize,
 }
 
 impl Word2VecArgs {
@@ -163,10 +217,10 @@ impl Word2VecArgs {
         Word2VecConfig {
             threads: self.threads.unwrap_or_else(default_threads),
             seed: self.seed,
-            min_count: self.min_count,
-            epochs: self.epochs,
-            window: self.window,
-            vector_size: self.vector_size,
+            min_count: self.w2v_min_count,
+            epochs: self.w2v_epochs,
+            window: self.w2v_window,
+            vector_size: self.w2v_vector_size,
             ..Word2VecConfig::default()
         }
     }
@@ -174,6 +228,72 @@ impl Word2VecArgs {
 
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TrainSplit {
+    /// Every kept session (for recommending).
+    All,
+    /// The paper's training split (per user the first 70 % of sessions).
+    Paper,
+}
+
+#[derive(Debug, Args)]
+struct TrainArgs {
+    /// ann, annw, ann-lsa, gru4rec, sasrec, fusion, annw+acoustic|lyrics|tags[+…].
+    #[arg(long, default_value = "annw")]
+    model: String,
+    /// Which sessions to learn from.
+    #[arg(long, value_enum, default_value = "all")]
+    split: TrainSplit,
+    /// The checkpoint folder (default: <data folder>/models/<model>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the saved model on the grown history: tracks new since it was
+    /// trained get embedding rows from CBOW, and training starts from its weights.
+    #[arg(long)]
+    resume: bool,
+    #[command(flatten)]
+    word2vec: Word2VecArgs,
+    #[command(flatten)]
+    neural: NeuralArgs,
+    #[command(flatten)]
+    rules: SessionArgs,
+}
+
+#[derive(Debug, Args)]
+struct RecommendArgs {
+    /// The user whose last session is the history.
+    #[arg(long)]
+    user: Option<String>,
+    /// `last-session`, or track ids oldest first: "12,7,93".
+    #[arg(long, default_value = "last-session")]
+    history: String,
+    /// How many suggestions.
+    #[arg(short, long, default_value_t = 10)]
+    k: usize,
+    /// Leave out the history's own tracks.
+    #[arg(long)]
+    no_repeat: bool,
+    /// The trained model (default: the most recently trained).
+    #[arg(long)]
+    model: Option<String>,
+    /// Where to run the model.
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum FeaturesCommand {
+    /// Import the per-track tag ids of a 30Music sessions JSON (aligned with its TSV).
+    Tags {
+        /// The `sessions_30music_*.json` file.
+        #[arg(long = "from-30music")]
+        from_30music: PathBuf,
+        /// The 30Music TSV whose sessions the JSON describes.
+        #[arg(long)]
+        tsv: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -256,10 +376,7 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -299,15 +416,10 @@ async fn dispatch(cli: &Cli, settings: &Settings, store: &Store) -> Result<()> {
             user,
             batch_size,
         }) => {
-            let format = format
-                .as_deref()
-                .map(str::parse::<ImportFormat>)
-                .transpose()?;
+            let format = format.as_deref().map(str::parse::<ImportFormat>).transpose()?;
             let options = FileImportOptions {
                 format,
-                user: user
-                    .clone()
-                    .unwrap_or_else(|| settings.default_user.clone()),
+                user: user.clone().unwrap_or_else(|| settings.default_user.clone()),
                 batch_size: *batch_size,
             };
             let cancel = cancel_on_ctrl_c();
@@ -362,9 +474,9 @@ async fn dispatch(cli: &Cli, settings: &Settings, store: &Store) -> Result<()> {
             let report = import_lastfm(store, &client, user, store_user, mode, &progress)
                 .await
                 .map_err(|e| match e {
-                    segue_core::Error::Cancelled => anyhow::anyhow!(
-                        "Last.fm import cancelled; run the same command again to resume"
-                    ),
+                    segue_core::Error::Cancelled => {
+                        anyhow::anyhow!("Last.fm import cancelled; run the same command again to resume")
+                    }
                     e => e.into(),
                 })?;
             if cli.json {
@@ -388,14 +500,9 @@ async fn dispatch(cli: &Cli, settings: &Settings, store: &Store) -> Result<()> {
                     stats.sessions_kept,
                     stats.sessions_formed,
                     stats.rules.min_len,
-                    humantime::format_duration(Duration::from_secs(
-                        stats.rules.gap_secs.max(0) as u64
-                    ))
+                    humantime::format_duration(Duration::from_secs(stats.rules.gap_secs.max(0) as u64))
                 );
-                println!(
-                    "mean session length  {:.2} tracks",
-                    stats.mean_session_length
-                );
+                println!("mean session length  {:.2} tracks", stats.mean_session_length);
                 println!(
                     "date range           {} .. {}",
                     format_time(stats.first_listen),
@@ -449,24 +556,178 @@ async fn dispatch(cli: &Cli, settings: &Settings, store: &Store) -> Result<()> {
         Command::Eval(args) => {
             let user = resolve_user(store, args.rules.user.as_deref()).await?;
             let dataset = build_dataset(store, args.rules.rules(settings), user).await?;
-            let models = ModelKind::parse_list(&args.model)?;
             let options = EvalOptions {
-                models,
+                models: ModelSpec::parse_list(&args.model)?,
+                neural: args.neural.options(&args.word2vec)?,
                 word2vec: args.word2vec.config(),
                 extra_vectors: args.w2v_vectors.clone(),
-                user_groups: args
-                    .user_group
-                    .as_deref()
-                    .map(read_user_groups)
-                    .transpose()?,
+                user_groups: args.user_group.as_deref().map(read_user_groups).transpose()?,
                 threads: args.word2vec.threads.unwrap_or_else(default_threads),
             };
             let progress = TerminalProgress::new(!cli.json, cancel_on_ctrl_c());
-            let table = tokio::task::block_in_place(|| run_eval(&dataset, &options, &progress))?;
+            let started = std::time::Instant::now();
+            let table = run_eval(store, &dataset, &options, &progress).await?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&table)?);
             } else {
                 print_eval_table(&table);
+                println!("wall time {:.1} s", started.elapsed().as_secs_f64());
+            }
+            Ok(())
+        }
+        Command::Train(args) => {
+            let user = resolve_user(store, args.rules.user.as_deref()).await?;
+            let rules = args.rules.rules(settings);
+            let spec: ModelSpec = args.model.parse()?;
+            let dir = args.out.clone().unwrap_or(models_dir()?.join(spec.to_string()));
+            let options = args.neural.options(&args.word2vec)?;
+            let progress = TerminalProgress::new(!cli.json, cancel_on_ctrl_c());
+            let device = compute_device(options.backend, &progress)?;
+            let (prepared, dataset) = if args.resume {
+                if args.split != TrainSplit::All {
+                    anyhow::bail!("--resume continues a model of every session: drop --split paper");
+                }
+                let (prepared, dataset, previous) =
+                    prepare_resume(store, &dir, rules, user, &options, &device).await?;
+                progress.report(ProgressEvent::Note {
+                    message: format!(
+                        "resuming {} from {}: {} tracks, {} of them new",
+                        prepared.spec,
+                        dir.display(),
+                        dataset.num_items(),
+                        dataset.num_items() - previous
+                    ),
+                });
+                (prepared, dataset)
+            } else {
+                let dataset = match args.split {
+                    TrainSplit::All => build_full_dataset(store, rules, user).await?,
+                    TrainSplit::Paper => build_dataset(store, rules, user).await?,
+                };
+                let prepared = prepare(store, &dataset, &spec, &options, &device).await?;
+                (prepared, dataset)
+            };
+            let spec = prepared.spec.clone();
+            let architecture = prepared.architecture.clone();
+            let modalities = prepared.modalities.clone();
+            for (modality, coverage) in &modalities {
+                progress.report(ProgressEvent::Note {
+                    message: format!(
+                        "{}: {coverage} of {} tracks",
+                        modality.name(),
+                        dataset.num_items()
+                    ),
+                });
+            }
+            let (model, summary) =
+                fit(prepared, &dataset, &options, &device, &progress).map_err(|e| match e {
+                    segue_core::Error::Cancelled => anyhow::anyhow!("training cancelled; nothing was saved"),
+                    e => e.into(),
+                })?;
+            let extra = CheckpointExtra {
+                rules,
+                split: match args.split {
+                    TrainSplit::All => "all",
+                    TrainSplit::Paper => "paper",
+                }
+                .to_owned(),
+                modalities,
+                device: device.label.clone(),
+                trained_at: chrono::Utc::now().timestamp(),
+            };
+            save_model(
+                &dir,
+                &spec,
+                architecture,
+                &model,
+                &dataset.tracks,
+                &options,
+                summary.clone(),
+                extra,
+            )?;
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "model": spec, "checkpoint": dir, "summary": summary,
+                        "tracks": dataset.num_items(), "device": device.label,
+                    }))?
+                );
+            } else {
+                println!(
+                    "trained {spec} on {} tracks ({} examples): {} epochs, kept epoch {} (validation HR@10 {}), {:.1} s on {}",
+                    dataset.num_items(),
+                    summary.examples,
+                    summary.epochs,
+                    summary.best_epoch,
+                    summary
+                        .best_validation_hit_ratio_10
+                        .map_or_else(|| "-".to_owned(), |h| format!("{h:.4}")),
+                    summary.seconds,
+                    device.label
+                );
+                println!("saved to {}", dir.display());
+            }
+            Ok(())
+        }
+        Command::Recommend(args) => {
+            let device = compute_device(args.backend.parse()?, &segue_core::progress::NoProgress)?;
+            let dir = find_checkpoint(args.model.as_deref())?;
+            let model = load_model(&dir, &device)?;
+            let user = resolve_user(store, args.user.as_deref()).await?;
+            let history = match args.history.as_str() {
+                "last-session" => HistorySpec::LastSession,
+                list => HistorySpec::Tracks(
+                    list.split(',')
+                        .map(|id| {
+                            id.trim()
+                                .parse::<i64>()
+                                .map(TrackId)
+                                .with_context(|| format!("'{id}' in --history is not a track id"))
+                        })
+                        .collect::<Result<Vec<_>>>()?,
+                ),
+            };
+            let rules = model.extra.as_ref().map_or(settings.sessions, |e| e.rules);
+            let recommendation =
+                recommend(store, &model, user, &history, args.k, args.no_repeat, rules).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&recommendation)?);
+            } else {
+                println!("model {} ({}), after:", recommendation.model, dir.display());
+                for item in &recommendation.history {
+                    let mark = if item.known { " " } else { "?" };
+                    println!(
+                        "  {mark} {:>8}  {} – {}",
+                        item.track.id.0, item.track.artist, item.track.title
+                    );
+                }
+                println!("next:");
+                for s in &recommendation.suggestions {
+                    println!(
+                        "  {:>2}. {:>8}  {} – {}  ({:.3})",
+                        s.rank, s.track.id.0, s.track.artist, s.track.title, s.score
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Features(FeaturesCommand::Tags { from_30music, tsv }) => {
+            let report = import_30music_tags(store, from_30music, tsv).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "{} of {} sessions aligned ({} of other lengths, {} unknown); {} items with tags, {} tracks tagged, {} tags written, {} conflicts",
+                    report.aligned_sessions,
+                    report.sessions,
+                    report.misaligned_sessions,
+                    report.unknown_sessions,
+                    report.items_with_tags,
+                    report.tracks_tagged,
+                    report.tags_written,
+                    report.conflicts
+                );
             }
             Ok(())
         }
@@ -509,16 +770,11 @@ async fn dispatch(cli: &Cli, settings: &Settings, store: &Store) -> Result<()> {
             );
             Ok(())
         }
-        Command::Embeddings(EmbeddingsCommand::W2v {
-            out,
-            word2vec,
-            rules,
-        }) => {
+        Command::Embeddings(EmbeddingsCommand::W2v { out, word2vec, rules }) => {
             let user = resolve_user(store, rules.user.as_deref()).await?;
             let dataset = build_dataset(store, rules.rules(settings), user).await?;
             let config = word2vec.config();
-            let (vectors, seconds) =
-                tokio::task::block_in_place(|| train_track_vectors(&dataset, &config))?;
+            let (vectors, seconds) = tokio::task::block_in_place(|| train_track_vectors(&dataset, &config))?;
             vectors.save_text(out)?;
             eprintln!(
                 "trained {} vectors of {} dimensions in {seconds:.2} s; wrote {}",
@@ -633,10 +889,7 @@ fn print_eval_table(table: &EvalTable) {
 
 fn format_time(secs: Option<i64>) -> String {
     secs.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-        .map_or_else(
-            || "-".to_owned(),
-            |t| t.format("%Y-%m-%d %H:%M").to_string(),
-        )
+        .map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d %H:%M").to_string())
 }
 
 fn print_report(report: &ImportReport) {
@@ -653,10 +906,7 @@ fn print_report(report: &ImportReport) {
     );
     let shown = report.problems.iter().take(10);
     for problem in shown {
-        println!(
-            "  {}: {}: {}",
-            report.source, problem.location, problem.reason
-        );
+        println!("  {}: {}: {}", report.source, problem.location, problem.reason);
     }
     let total_problems = c.bad_timestamps + c.malformed;
     if total_problems > 10 {

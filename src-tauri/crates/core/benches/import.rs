@@ -19,10 +19,7 @@ const TRACKS: usize = 100_000;
 const TRACKS_PER_ARTIST: usize = 10;
 
 fn mbid(kind: u8, n: usize) -> String {
-    format!(
-        "{:08x}-{kind:04x}-4000-8000-{n:012x}",
-        n as u32 ^ 0x5eed_0000
-    )
+    format!("{:08x}-{kind:04x}-4000-8000-{n:012x}", n as u32 ^ 0x5eed_0000)
 }
 
 /// Zipf-like draw over `n` ranks (exponent 1) by inverse transform of the

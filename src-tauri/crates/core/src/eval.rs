@@ -12,14 +12,16 @@ use std::path::Path;
 use std::time::Instant;
 
 use segue_models::baselines::{Markov, PersonalPopularity, Popularity, Word2VecKnn};
-use segue_models::eval::{
-    Example, MetricsSummary, Scorer, TestSession, TrainSession, evaluate, examples,
-};
+use segue_models::eval::{Example, MetricsSummary, Scorer, TestSession, TrainSession, evaluate, examples};
 pub use segue_models::lsa::LsaConfig;
+use segue_models::nn::scorer::NeuralScorer;
+use segue_models::nn::train::TrainingSummary;
 use segue_models::word2vec::Word2Vec;
 pub use segue_models::word2vec::Word2VecConfig;
 use serde::Serialize;
 
+use crate::models::ModelSpec;
+use crate::pipeline::{NeuralOptions, compute_device, fit, prepare};
 use crate::progress::{Progress, ProgressEvent, Unit};
 use crate::sessions::{PAPER_TRAIN_FRACTION, SessionRules, Split, sessionize, split_per_user};
 use crate::store::{Store, TrackId, UserId};
@@ -30,10 +32,15 @@ use crate::{Error, Result};
 pub struct EvalDataset {
     /// User index → user name.
     pub users: Vec<String>,
-    /// Item index → track (the vocabulary, in track-id order).
+    /// Item index → track (the vocabulary: in track-id order, after the
+    /// tracks of a model being extended).
     pub tracks: Vec<TrackId>,
+    /// Track → item index.
+    index: HashMap<TrackId, u32>,
     /// Training sessions.
     pub train: Vec<TrainSession>,
+    /// Start time (UTC seconds) of each training session.
+    pub train_starts: Vec<i64>,
     /// Test sessions (tracks outside the vocabulary are `None`).
     pub test: Vec<TestSession>,
     /// The protocol's examples of the test sessions.
@@ -53,28 +60,60 @@ impl EvalDataset {
 
     /// The item index of a track, if it is in the vocabulary.
     pub fn item_of(&self, track: TrackId) -> Option<u32> {
-        self.tracks.binary_search(&track).ok().map(|i| i as u32)
+        self.index.get(&track).copied()
     }
 }
 
 /// Sessions of the store, split per user.
-pub async fn split_sessions(
-    store: &Store,
-    rules: SessionRules,
-    user: Option<UserId>,
-) -> Result<Split> {
+pub async fn split_sessions(store: &Store, rules: SessionRules, user: Option<UserId>) -> Result<Split> {
     let listens = store.listens_in_order(user).await?;
     let sessions = sessionize(&listens, rules);
     Ok(split_per_user(&sessions.kept, PAPER_TRAIN_FRACTION))
 }
 
-/// Builds the evaluation dataset of the library (or of one user).
-pub async fn build_dataset(
+/// Builds the evaluation dataset of the library (or of one user): the
+/// paper's per-user split.
+pub async fn build_dataset(store: &Store, rules: SessionRules, user: Option<UserId>) -> Result<EvalDataset> {
+    dataset_of(store, split_sessions(store, rules, user).await?, rules, &[]).await
+}
+
+/// Every kept session as training data (no test sessions): what a model
+/// that recommends from the whole history learns from.
+pub async fn build_full_dataset(
     store: &Store,
     rules: SessionRules,
     user: Option<UserId>,
 ) -> Result<EvalDataset> {
-    let split = split_sessions(store, rules, user).await?;
+    let listens = store.listens_in_order(user).await?;
+    let split = Split {
+        train: sessionize(&listens, rules).kept,
+        test: Vec::new(),
+    };
+    dataset_of(store, split, rules, &[]).await
+}
+
+/// Every kept session as training data, over a vocabulary that starts with
+/// `base` (a trained model's tracks, in its order) and appends new tracks.
+pub async fn build_extended_dataset(
+    store: &Store,
+    rules: SessionRules,
+    user: Option<UserId>,
+    base: &[TrackId],
+) -> Result<EvalDataset> {
+    let listens = store.listens_in_order(user).await?;
+    let split = Split {
+        train: sessionize(&listens, rules).kept,
+        test: Vec::new(),
+    };
+    dataset_of(store, split, rules, base).await
+}
+
+async fn dataset_of(
+    store: &Store,
+    split: Split,
+    rules: SessionRules,
+    base: &[TrackId],
+) -> Result<EvalDataset> {
     if split.train.is_empty() {
         return Err(Error::NotEnoughData(format!(
             "no training sessions: the library needs sessions of at least {} tracks (gap {} min)",
@@ -89,6 +128,14 @@ pub async fn build_dataset(
         .collect();
     tracks.sort_unstable();
     tracks.dedup();
+    if !base.is_empty() {
+        // A resumed model keeps its item indices: its tracks first, in its
+        // order, then the tracks it has not seen yet.
+        let known: std::collections::HashSet<TrackId> = base.iter().copied().collect();
+        let added = tracks.into_iter().filter(|t| !known.contains(t));
+        tracks = base.iter().copied().chain(added).collect();
+    }
+    let index: HashMap<TrackId, u32> = tracks.iter().enumerate().map(|(i, t)| (*t, i as u32)).collect();
     let names: HashMap<i64, String> = store
         .users()
         .await?
@@ -102,12 +149,9 @@ pub async fn build_dataset(
     }
     let mut users = vec![String::new(); user_index.len()];
     for (user, index) in &user_index {
-        users[*index as usize] = names
-            .get(&user.0)
-            .cloned()
-            .unwrap_or_else(|| user.0.to_string());
+        users[*index as usize] = names.get(&user.0).cloned().unwrap_or_else(|| user.0.to_string());
     }
-    let item = |track: &TrackId| tracks.binary_search(track).ok().map(|i| i as u32);
+    let item = |track: &TrackId| index.get(track).copied();
     let train: Vec<TrainSession> = split
         .train
         .iter()
@@ -125,75 +169,25 @@ pub async fn build_dataset(
         })
         .collect();
     let examples = examples(&test);
+    let train_starts = split.train.iter().map(|s| s.start).collect();
     Ok(EvalDataset {
         users,
         tracks,
+        index,
         train,
+        train_starts,
         test,
         examples,
     })
-}
-
-/// The models the harness knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ModelKind {
-    /// Train popularity.
-    Pop,
-    /// Last-track Markov chain.
-    Markov,
-    /// Cosine to the mean of the input's CBOW vectors.
-    W2vKnn,
-    /// The user's own play counts.
-    PersonalPop,
-}
-
-impl ModelKind {
-    /// Every model, in table order.
-    pub const ALL: [ModelKind; 4] = [
-        ModelKind::Pop,
-        ModelKind::Markov,
-        ModelKind::W2vKnn,
-        ModelKind::PersonalPop,
-    ];
-
-    /// The name on the command line and in tables.
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelKind::Pop => "pop",
-            ModelKind::Markov => "markov",
-            ModelKind::W2vKnn => "w2v-knn",
-            ModelKind::PersonalPop => "personal-pop",
-        }
-    }
-
-    /// Parses a comma-separated list of model names.
-    pub fn parse_list(list: &str) -> Result<Vec<ModelKind>> {
-        list.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|name| {
-                ModelKind::ALL
-                    .iter()
-                    .copied()
-                    .find(|m| m.name() == name)
-                    .ok_or_else(|| Error::Setting {
-                        setting: "model",
-                        reason: format!(
-                            "unknown model '{name}' (known: {})",
-                            ModelKind::ALL.map(ModelKind::name).join(", ")
-                        ),
-                    })
-            })
-            .collect()
-    }
 }
 
 /// Settings of an evaluation run.
 #[derive(Debug, Clone)]
 pub struct EvalOptions {
     /// The models, in table order.
-    pub models: Vec<ModelKind>,
+    pub models: Vec<ModelSpec>,
+    /// Settings of the neural models.
+    pub neural: NeuralOptions,
     /// CBOW settings for `w2v-knn` (the harness uses `min_count` 1).
     pub word2vec: Word2VecConfig,
     /// Extra `w2v-knn` rows from vector files keyed by track id (e.g. gensim's).
@@ -208,7 +202,13 @@ impl Default for EvalOptions {
     fn default() -> Self {
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         EvalOptions {
-            models: ModelKind::ALL.to_vec(),
+            models: vec![
+                ModelSpec::Pop,
+                ModelSpec::Markov,
+                ModelSpec::W2vKnn,
+                ModelSpec::PersonalPop,
+            ],
+            neural: NeuralOptions::default(),
             word2vec: Word2VecConfig {
                 min_count: 1,
                 threads,
@@ -230,8 +230,10 @@ pub struct EvalRow {
     pub metrics: MetricsSummary,
     /// Metrics per user group, by group name.
     pub groups: BTreeMap<String, MetricsSummary>,
-    /// Seconds spent fitting the model.
+    /// Seconds spent fitting the model (training included).
     pub fit_seconds: f64,
+    /// For neural models: epochs run, the epoch kept and its validation HitRatio@10.
+    pub training: Option<TrainingSummary>,
     /// Seconds spent ranking.
     pub eval_seconds: f64,
 }
@@ -256,6 +258,8 @@ pub struct DatasetSummary {
 pub struct EvalTable {
     /// The dataset.
     pub dataset: DatasetSummary,
+    /// The device neural models trained on, when any did.
+    pub device: Option<String>,
     /// One row per model.
     pub rows: Vec<EvalRow>,
 }
@@ -298,16 +302,14 @@ pub fn load_track_vectors(path: &Path, dataset: &EvalDataset) -> Result<Word2Vec
         }
     }
     let counts = vec![0; tokens.len()];
-    Ok(Word2Vec::from_vectors(
-        tokens,
-        counts,
-        vectors,
-        loaded.dim(),
-    )?)
+    Ok(Word2Vec::from_vectors(tokens, counts, vectors, loaded.dim())?)
 }
 
-/// Runs every requested model through the protocol.
-pub fn run_eval(
+/// Runs every requested model through the protocol. Neural models are
+/// trained on the training sessions first (the latest 10 % held out to
+/// choose the epoch), on the device of `options.neural.backend`.
+pub async fn run_eval(
+    store: &Store,
     dataset: &EvalDataset,
     options: &EvalOptions,
     progress: &dyn Progress,
@@ -327,15 +329,10 @@ pub fn run_eval(
         dataset
             .users
             .iter()
-            .map(|user| {
-                groups
-                    .get(user)
-                    .and_then(|g| group_names.binary_search(g).ok())
-            })
+            .map(|user| groups.get(user).and_then(|g| group_names.binary_search(g).ok()))
             .collect()
     });
     let popularity = Popularity::fit(&dataset.train, n);
-    let mut rows = Vec::new();
     let total = options.models.len() + options.extra_vectors.len();
     progress.report(ProgressEvent::Started {
         task: format!(
@@ -345,7 +342,19 @@ pub fn run_eval(
         total: Some(total as u64),
         unit: Unit::Items,
     });
-    let mut run = |name: String, fit_seconds: f64, model: &dyn Scorer| -> Result<()> {
+    let device = if options.models.iter().any(ModelSpec::is_neural) {
+        Some(compute_device(options.neural.backend, progress)?)
+    } else {
+        None
+    };
+    let mut rows = Vec::new();
+    let run = |rows: &mut Vec<EvalRow>,
+               name: String,
+               fit_seconds: f64,
+               training: Option<TrainingSummary>,
+               model: &dyn Scorer,
+               threads: usize|
+     -> Result<()> {
         if progress.is_cancelled() {
             return Err(Error::Cancelled);
         }
@@ -358,7 +367,7 @@ pub fn run_eval(
             &popularity,
             &dataset.examples,
             group_of.as_deref(),
-            options.threads,
+            threads,
         );
         let groups = group_names
             .iter()
@@ -370,46 +379,79 @@ pub fn run_eval(
             metrics: result.overall.summary(),
             groups,
             fit_seconds,
+            training,
             eval_seconds: started.elapsed().as_secs_f64(),
         });
+        Ok(())
+    };
+    for spec in &options.models {
+        let started = Instant::now();
+        let name = spec.to_string();
+        progress.report(ProgressEvent::Note {
+            message: format!("model {} of {total}: {name}", rows.len() + 1),
+        });
+        match spec {
+            ModelSpec::Pop => run(&mut rows, name, 0.0, None, &popularity, options.threads)?,
+            ModelSpec::Markov => {
+                let model = Markov::fit(&dataset.train, n);
+                run(
+                    &mut rows,
+                    name,
+                    started.elapsed().as_secs_f64(),
+                    None,
+                    &model,
+                    options.threads,
+                )?;
+            }
+            ModelSpec::PersonalPop => {
+                let model = PersonalPopularity::fit(&dataset.train, n);
+                run(
+                    &mut rows,
+                    name,
+                    started.elapsed().as_secs_f64(),
+                    None,
+                    &model,
+                    options.threads,
+                )?;
+            }
+            ModelSpec::W2vKnn => {
+                let (vectors, _) = Word2Vec::train(&dataset.train_sequences(), &options.word2vec)?;
+                let model = Word2VecKnn::new(&vectors, n);
+                run(
+                    &mut rows,
+                    name,
+                    started.elapsed().as_secs_f64(),
+                    None,
+                    &model,
+                    options.threads,
+                )?;
+            }
+            neural => {
+                let Some(device) = &device else {
+                    unreachable!("a device is chosen whenever a neural model is listed")
+                };
+                let prepared = prepare(store, dataset, neural, &options.neural, device).await?;
+                for (modality, coverage) in &prepared.modalities {
+                    progress.report(ProgressEvent::Note {
+                        message: format!(
+                            "{name}: {} features for {coverage} of {n} tracks",
+                            modality.name()
+                        ),
+                    });
+                }
+                let (model, summary) = fit(prepared, dataset, &options.neural, device, progress)?;
+                let scorer = NeuralScorer::new(&model, &device.device, n);
+                let fit_seconds = started.elapsed().as_secs_f64();
+                // The backend parallelises each batch itself.
+                run(&mut rows, name, fit_seconds, Some(summary), &scorer, 1)?;
+            }
+        }
         progress.report(ProgressEvent::Advanced {
             done: rows.len() as u64,
             total: Some(total as u64),
             listens: 0,
             problems: 0,
         });
-        Ok(())
-    };
-    for kind in &options.models {
-        let started = Instant::now();
-        match kind {
-            ModelKind::Pop => run(kind.name().to_owned(), 0.0, &popularity)?,
-            ModelKind::Markov => {
-                let model = Markov::fit(&dataset.train, n);
-                run(
-                    kind.name().to_owned(),
-                    started.elapsed().as_secs_f64(),
-                    &model,
-                )?;
-            }
-            ModelKind::PersonalPop => {
-                let model = PersonalPopularity::fit(&dataset.train, n);
-                run(
-                    kind.name().to_owned(),
-                    started.elapsed().as_secs_f64(),
-                    &model,
-                )?;
-            }
-            ModelKind::W2vKnn => {
-                let (vectors, _) = Word2Vec::train(&dataset.train_sequences(), &options.word2vec)?;
-                let model = Word2VecKnn::new(&vectors, n);
-                run(
-                    kind.name().to_owned(),
-                    started.elapsed().as_secs_f64(),
-                    &model,
-                )?;
-            }
-        }
     }
     for path in &options.extra_vectors {
         let vectors = load_track_vectors(path, dataset)?;
@@ -418,7 +460,14 @@ pub fn run_eval(
             || path.display().to_string(),
             |f| f.to_string_lossy().into_owned(),
         );
-        run(format!("w2v-knn [{file}]"), 0.0, &model)?;
+        run(
+            &mut rows,
+            format!("w2v-knn [{file}]"),
+            0.0,
+            None,
+            &model,
+            options.threads,
+        )?;
     }
     progress.report(ProgressEvent::Finished);
     Ok(EvalTable {
@@ -429,14 +478,14 @@ pub fn run_eval(
             items: n,
             predictions: dataset.examples.len(),
         },
+        device: device.map(|d| d.label),
         rows,
     })
 }
 
 /// LSA vectors of the training sessions, keyed by track id (word2vec text layout).
 pub fn train_lsa_vectors(dataset: &EvalDataset, config: &LsaConfig) -> Result<Word2Vec> {
-    let embedding =
-        segue_models::lsa::lsa(&dataset.train_sequences(), dataset.num_items(), config)?;
+    let embedding = segue_models::lsa::lsa(&dataset.train_sequences(), dataset.num_items(), config)?;
     let tokens = dataset
         .tracks
         .iter()
@@ -452,10 +501,7 @@ pub fn train_lsa_vectors(dataset: &EvalDataset, config: &LsaConfig) -> Result<Wo
 }
 
 /// Trains CBOW on the training sessions and keys the vectors by track id.
-pub fn train_track_vectors(
-    dataset: &EvalDataset,
-    config: &Word2VecConfig,
-) -> Result<(Word2Vec, f64)> {
+pub fn train_track_vectors(dataset: &EvalDataset, config: &Word2VecConfig) -> Result<(Word2Vec, f64)> {
     let (vectors, stats) = Word2Vec::train(&dataset.train_sequences(), config)?;
     let tokens: Vec<u32> = vectors
         .tokens()

@@ -138,10 +138,7 @@ mod tests {
             plain
         );
         assert_eq!(track_key("All Time Low ft. Demi Lovato", "Monsters"), plain);
-        assert_eq!(
-            track_key("All Time Low featuring X", "Monsters [Ft. Y]"),
-            plain
-        );
+        assert_eq!(track_key("All Time Low featuring X", "Monsters [Ft. Y]"), plain);
         assert_eq!(track_key("All Time Low", "Monsters feat. Z"), plain);
     }
 

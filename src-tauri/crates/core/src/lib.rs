@@ -8,9 +8,12 @@
 
 pub mod error;
 pub mod eval;
+pub mod features;
 pub mod identity;
 pub mod import;
+pub mod models;
 pub mod paths;
+pub mod pipeline;
 pub mod progress;
 pub mod sessions;
 pub mod settings;

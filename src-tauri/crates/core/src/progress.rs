@@ -55,6 +55,11 @@ pub enum ProgressEvent {
         /// The note.
         message: String,
     },
+    /// A training step or epoch (loss, validation HitRatio@10, throughput).
+    Training {
+        /// What happened.
+        event: segue_models::nn::train::TrainingEvent,
+    },
     /// The task ended (successfully or not; the result says which).
     Finished,
 }

@@ -75,8 +75,7 @@ pub fn sessionize(listens: &[ListenRow], rules: SessionRules) -> Sessions {
     for listen in listens {
         match current.as_mut() {
             Some(session)
-                if session.user == listen.user
-                    && listen.played_at - session.end < rules.gap_secs =>
+                if session.user == listen.user && listen.played_at - session.end < rules.gap_secs =>
             {
                 session.end = listen.played_at;
                 session.tracks.push(listen.track);

@@ -30,11 +30,7 @@ pub struct LibraryStats {
 }
 
 /// Computes the totals under `rules`, for one user or everyone.
-pub async fn library_stats(
-    store: &Store,
-    user: Option<UserId>,
-    rules: SessionRules,
-) -> Result<LibraryStats> {
+pub async fn library_stats(store: &Store, user: Option<UserId>, rules: SessionRules) -> Result<LibraryStats> {
     let listens = store.listens_in_order(user).await?;
     let sessions = sessionize(&listens, rules);
     let mut users: Vec<UserId> = listens.iter().map(|l| l.user).collect();

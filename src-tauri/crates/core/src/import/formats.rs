@@ -67,9 +67,7 @@ pub const MIN_LISTEN_MS: i64 = 30_000;
 pub fn open(format: ImportFormat, path: &Path) -> Result<Box<dyn RecordSource>> {
     let file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
     Ok(match format {
-        ImportFormat::LastfmCsv | ImportFormat::LibrefmCsv => {
-            Box::new(CsvSource::new(path, format, file)?)
-        }
+        ImportFormat::LastfmCsv | ImportFormat::LibrefmCsv => Box::new(CsvSource::new(path, format, file)?),
         ImportFormat::Lastfm1k => Box::new(Lastfm1kSource {
             lines: LineReader::new(path, file),
         }),
@@ -80,12 +78,10 @@ pub fn open(format: ImportFormat, path: &Path) -> Result<Box<dyn RecordSource>> 
         ImportFormat::ScrobblerLog => Box::new(ScrobblerLogSource {
             lines: LineReader::new(path, file),
         }),
-        ImportFormat::ListenbrainzJsonl | ImportFormat::PanoScrobblerJsonl => {
-            Box::new(JsonLinesSource {
-                lines: LineReader::new(path, file),
-                format,
-            })
-        }
+        ImportFormat::ListenbrainzJsonl | ImportFormat::PanoScrobblerJsonl => Box::new(JsonLinesSource {
+            lines: LineReader::new(path, file),
+            format,
+        }),
         ImportFormat::ListenbrainzJson
         | ImportFormat::SpotifyExtended
         | ImportFormat::SpotifyRecentlyPlayed
@@ -162,8 +158,7 @@ pub(crate) fn parse_iso_time(text: &str) -> std::result::Result<i64, String> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.timestamp())
         .or_else(|_| {
-            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
-                .map(|t| t.and_utc().timestamp())
+            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").map(|t| t.and_utc().timestamp())
         })
         .map_err(|_| format!("time '{text}' is not an ISO 8601 date and time"))
 }
@@ -188,12 +183,7 @@ fn fast_iso_utc(b: &[u8]) -> Option<i64> {
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
     let date = chrono::NaiveDate::from_ymd_opt(year as i32, month as u32, day as u32)?;
@@ -258,10 +248,7 @@ pub(crate) struct CsvLayout {
 }
 
 /// Finds the CSV layout from the first lines of a file, or says why there is none.
-pub(crate) fn csv_layout(
-    head: &str,
-    format: ImportFormat,
-) -> std::result::Result<CsvLayout, String> {
+pub(crate) fn csv_layout(head: &str, format: ImportFormat) -> std::result::Result<CsvLayout, String> {
     let utf7 = head.starts_with("+ACM-");
     let mut skip_lines = 0;
     for line in head.lines() {
@@ -271,10 +258,7 @@ pub(crate) fn csv_layout(
             continue;
         }
         let fields = split_csv_line(trimmed);
-        let lower: Vec<String> = fields
-            .iter()
-            .map(|f| f.trim().to_ascii_lowercase())
-            .collect();
+        let lower: Vec<String> = fields.iter().map(|f| f.trim().to_ascii_lowercase()).collect();
         let find = |names: &[&str]| lower.iter().position(|f| names.contains(&f.as_str()));
         if let (Some(artist), Some(title), Some(time)) = (
             find(&["artist", "artist name", "artist_name"]),
@@ -311,10 +295,7 @@ pub(crate) fn csv_layout(
             });
         }
         // Header-less "artist,album,track,date" (lastfm-to-csv exports).
-        if format == ImportFormat::LastfmCsv
-            && fields.len() == 4
-            && parse_lastfm_date(&fields[3]).is_ok()
-        {
+        if format == ImportFormat::LastfmCsv && fields.len() == 4 && parse_lastfm_date(&fields[3]).is_ok() {
             return Ok(CsvLayout {
                 columns: CsvColumns {
                     artist: 0,
@@ -407,8 +388,8 @@ impl CsvSource {
         let columns = self.layout.columns;
         let field = |i: usize| -> std::result::Result<String, String> {
             let bytes = record.get(i).unwrap_or_default();
-            let text = std::str::from_utf8(bytes)
-                .map_err(|_| format!("field {} is not valid UTF-8", i + 1))?;
+            let text =
+                std::str::from_utf8(bytes).map_err(|_| format!("field {} is not valid UTF-8", i + 1))?;
             Ok(if self.layout.utf7 {
                 decode_utf7(text)
             } else {
@@ -454,16 +435,9 @@ impl RecordSource for CsvSource {
                 Err(e) => {
                     let line = e.position().map_or(0, csv::Position::line);
                     if let csv::ErrorKind::Io(_) = e.kind() {
-                        return Err(Error::io(
-                            "cannot read",
-                            "csv file",
-                            std::io::Error::other(e),
-                        ));
+                        return Err(Error::io("cannot read", "csv file", std::io::Error::other(e)));
                     }
-                    return Ok(Some((
-                        Location::Line(line),
-                        Err(format!("malformed CSV ({e})")),
-                    )));
+                    return Ok(Some((Location::Line(line), Err(format!("malformed CSV ({e})")))));
                 }
             };
             if !more {
@@ -541,11 +515,7 @@ struct Lastfm1kSource {
 /// Parses one Last.fm-1K row: userid, timestamp, artist-mbid, artist, track-mbid, track.
 fn parse_lastfm1k(line: &str) -> RecordResult {
     let mut fields = line.split('\t');
-    let mut next = |name: &str| {
-        fields
-            .next()
-            .ok_or_else(|| format!("missing the {name} field"))
-    };
+    let mut next = |name: &str| fields.next().ok_or_else(|| format!("missing the {name} field"));
     let user = require("userid", next("userid")?)?;
     let played_at = parse_iso_time(next("timestamp")?)?;
     let artist_mbid = non_empty(next("artist-mbid")?);
@@ -595,10 +565,7 @@ struct ThirtyMusicSource {
 fn parse_30music(line: &str) -> RecordResult {
     let fields: Vec<&str> = line.split('\t').map(str::trim).collect();
     if fields.len() != 5 {
-        return Err(format!(
-            "expected 5 tab-separated fields, found {}",
-            fields.len()
-        ));
+        return Err(format!("expected 5 tab-separated fields, found {}", fields.len()));
     }
     let id = |i: usize, name: &str| -> std::result::Result<u64, String> {
         fields[i]
@@ -864,11 +831,7 @@ struct SpotifyNamed {
 
 fn spotify_played_record(value: Value) -> RecordResult {
     let played: SpotifyPlayed = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    let artist = played
-        .track
-        .artists
-        .first()
-        .ok_or("track.artists is empty")?;
+    let artist = played.track.artists.first().ok_or("track.artists is empty")?;
     Ok(Record::Listen(NewListen {
         played_at: parse_iso_time(&played.played_at)?,
         artist: require("track.artists[0].name", &artist.name)?,
@@ -911,11 +874,7 @@ struct MalojaAlbum {
 
 fn maloja_record(value: Value) -> RecordResult {
     let scrobble: MalojaScrobble = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    let artist = scrobble
-        .track
-        .artists
-        .first()
-        .ok_or("track.artists is empty")?;
+    let artist = scrobble.track.artists.first().ok_or("track.artists is empty")?;
     Ok(Record::Listen(NewListen {
         played_at: scrobble.time,
         artist: require("track.artists[0]", artist)?,
@@ -966,9 +925,7 @@ fn pano_record(value: Value) -> RecordResult {
 /// Converts one JSON object of `format` into a record.
 fn json_record(format: ImportFormat, value: Value) -> RecordResult {
     match format {
-        ImportFormat::ListenbrainzJson | ImportFormat::ListenbrainzJsonl => {
-            listenbrainz_record(value)
-        }
+        ImportFormat::ListenbrainzJson | ImportFormat::ListenbrainzJsonl => listenbrainz_record(value),
         ImportFormat::SpotifyExtended => spotify_extended_record(value),
         ImportFormat::SpotifyRecentlyPlayed => spotify_played_record(value),
         ImportFormat::Maloja => maloja_record(value),
@@ -1042,19 +999,11 @@ impl JsonArraySource {
 }
 
 /// Extracts the array of records from a whole JSON document of `format`.
-pub(crate) fn json_records(
-    format: ImportFormat,
-    document: Value,
-) -> std::result::Result<Vec<Value>, String> {
+pub(crate) fn json_records(format: ImportFormat, document: Value) -> std::result::Result<Vec<Value>, String> {
     let array = match format {
         ImportFormat::ListenbrainzJson | ImportFormat::SpotifyExtended => document,
-        ImportFormat::SpotifyRecentlyPlayed => {
-            document.get("items").cloned().ok_or("no 'items' array")?
-        }
-        ImportFormat::Maloja => document
-            .get("scrobbles")
-            .cloned()
-            .ok_or("no 'scrobbles' array")?,
+        ImportFormat::SpotifyRecentlyPlayed => document.get("items").cloned().ok_or("no 'items' array")?,
+        ImportFormat::Maloja => document.get("scrobbles").cloned().ok_or("no 'scrobbles' array")?,
         ImportFormat::LastfmApiJson => {
             let tracks = document
                 .get("recenttracks")
@@ -1129,14 +1078,8 @@ mod tests {
     #[test]
     fn iso_times_parse_fast_and_slow() {
         assert_eq!(parse_iso_time("2009-05-04T23:08:57Z"), Ok(1_241_478_537));
-        assert_eq!(
-            parse_iso_time("2009-05-04T23:08:57+00:00"),
-            Ok(1_241_478_537)
-        );
-        assert_eq!(
-            parse_iso_time("2009-05-04T23:08:57.500Z"),
-            Ok(1_241_478_537)
-        );
+        assert_eq!(parse_iso_time("2009-05-04T23:08:57+00:00"), Ok(1_241_478_537));
+        assert_eq!(parse_iso_time("2009-05-04T23:08:57.500Z"), Ok(1_241_478_537));
         assert!(parse_iso_time("2009-13-04T23:08:57Z").is_err());
         assert!(parse_iso_time("yesterday").is_err());
     }
@@ -1149,13 +1092,9 @@ mod tests {
 
     #[test]
     fn spotify_ids_come_from_uris_and_urls() {
+        assert_eq!(spotify_track_id("spotify:track:6pHL").as_deref(), Some("6pHL"));
         assert_eq!(
-            spotify_track_id("spotify:track:6pHL").as_deref(),
-            Some("6pHL")
-        );
-        assert_eq!(
-            spotify_track_id("https://open.spotify.com/track/2AX5E86cn9n2dgioZEjirI?si=x")
-                .as_deref(),
+            spotify_track_id("https://open.spotify.com/track/2AX5E86cn9n2dgioZEjirI?si=x").as_deref(),
             Some("2AX5E86cn9n2dgioZEjirI")
         );
         assert_eq!(spotify_track_id("spotify:episode:1"), None);
@@ -1163,8 +1102,7 @@ mod tests {
 
     #[test]
     fn lastfm1k_rows_need_six_fields() {
-        let ok =
-            parse_lastfm1k("user_000001\t2009-05-04T23:08:57Z\t\tDeep Dish\t\tFuck Me Im Famous");
+        let ok = parse_lastfm1k("user_000001\t2009-05-04T23:08:57Z\t\tDeep Dish\t\tFuck Me Im Famous");
         assert!(
             matches!(ok, Ok(Record::Listen(l)) if l.user.as_deref() == Some("user_000001") && l.artist_mbid.is_none())
         );

@@ -19,8 +19,8 @@ use tokio::time::Instant;
 
 use super::formats::{Location, Record, RecordResult};
 use super::{
-    ImportReport, RunWriter, latest_acceptable_time, load_resolver, new_run, prepare_records,
-    run_problems, unfinished_run,
+    ImportReport, RunWriter, latest_acceptable_time, load_resolver, new_run, prepare_records, run_problems,
+    unfinished_run,
 };
 use crate::progress::{Progress, ProgressEvent, Unit};
 use crate::settings::Secret;
@@ -146,8 +146,7 @@ impl LastfmClient {
     /// A client of the public API. `SEGUE_LASTFM_API_ROOT` points it
     /// elsewhere (a mirror, or a local mock server in tests).
     pub fn new(api_key: Secret) -> Result<LastfmClient> {
-        let root =
-            std::env::var("SEGUE_LASTFM_API_ROOT").unwrap_or_else(|_| DEFAULT_API_ROOT.to_owned());
+        let root = std::env::var("SEGUE_LASTFM_API_ROOT").unwrap_or_else(|_| DEFAULT_API_ROOT.to_owned());
         LastfmClient::with_root(api_key, &root)
     }
 
@@ -360,9 +359,7 @@ struct PagingAttr {
 }
 
 fn number(value: &Value) -> Option<u64> {
-    value
-        .as_u64()
-        .or_else(|| value.as_str()?.trim().parse().ok())
+    value.as_u64().or_else(|| value.as_str()?.trim().parse().ok())
 }
 
 fn parse_recent_tracks(json: &Value, page: u32) -> Result<RecentTracksPage> {
@@ -374,13 +371,10 @@ fn parse_recent_tracks(json: &Value, page: u32) -> Result<RecentTracksPage> {
         .get("@attr")
         .cloned()
         .ok_or_else(|| malformed("no 'recenttracks.@attr' field".to_owned()))
-        .and_then(|a| {
-            serde_json::from_value(a).map_err(|e| malformed(format!("recenttracks.@attr: {e}")))
-        })?;
-    let total_pages = number(&attr.total_pages)
-        .ok_or_else(|| malformed("@attr.totalPages is not a number".to_owned()))?;
-    let total =
-        number(&attr.total).ok_or_else(|| malformed("@attr.total is not a number".to_owned()))?;
+        .and_then(|a| serde_json::from_value(a).map_err(|e| malformed(format!("recenttracks.@attr: {e}"))))?;
+    let total_pages =
+        number(&attr.total_pages).ok_or_else(|| malformed("@attr.totalPages is not a number".to_owned()))?;
+    let total = number(&attr.total).ok_or_else(|| malformed("@attr.total is not a number".to_owned()))?;
     let served = number(&attr.page).unwrap_or(u64::from(page));
     let tracks = match recent.get("track") {
         Some(Value::Array(tracks)) => tracks.iter().collect(),
@@ -542,12 +536,7 @@ pub async fn import_lastfm(
                 .collect();
             let prepared = prepare_records(&mut resolver, records, latest_acceptable_time());
             writer
-                .commit(
-                    store,
-                    prepared,
-                    u64::from(page),
-                    Some(u64::from(total_pages)),
-                )
+                .commit(store, prepared, u64::from(page), Some(u64::from(total_pages)))
                 .await?;
             progress.report(ProgressEvent::Advanced {
                 done: u64::from(page.min(total_pages.max(1))),
@@ -608,9 +597,6 @@ mod tests {
         let track = serde_json::json!({
             "artist": {"#text": "X"}, "name": "Y", "@attr": {"nowplaying": "true"}
         });
-        assert_eq!(
-            recent_track_record(&track),
-            Ok(Record::NotAListen("now playing"))
-        );
+        assert_eq!(recent_track_record(&track), Ok(Record::NotAListen("now playing")));
     }
 }

@@ -140,8 +140,8 @@ impl ImportFormat {
                     let header = head
                         .lines()
                         .find(|l| !l.starts_with('#') && !l.starts_with("+ACM-"));
-                    let header_ok = header
-                        .is_some_and(|h| h.trim().eq_ignore_ascii_case("artist,track,album,time"));
+                    let header_ok =
+                        header.is_some_and(|h| h.trim().eq_ignore_ascii_case("artist,track,album,time"));
                     expect(
                         utf7 || header_ok,
                         "expected Libre.fm's 'Artist,Track,Album,Time' header",
@@ -151,8 +151,8 @@ impl ImportFormat {
                 formats::csv_layout(head, self).map(|_| ())
             }
             ImportFormat::ListenbrainzJsonl | ImportFormat::PanoScrobblerJsonl => {
-                let value: Value = serde_json::from_str(first)
-                    .map_err(|e| format!("line 1 is not a JSON object ({e})"))?;
+                let value: Value =
+                    serde_json::from_str(first).map_err(|e| format!("line 1 is not a JSON object ({e})"))?;
                 let keys: &[&str] = if self == ImportFormat::ListenbrainzJsonl {
                     &["listened_at", "track_metadata"]
                 } else {
@@ -167,9 +167,7 @@ impl ImportFormat {
             | ImportFormat::LastfmApiJson => {
                 let trimmed = head.trim_start_matches('\u{feff}').trim_start();
                 let (keys, opening): (&[&str], char) = match self {
-                    ImportFormat::ListenbrainzJson => {
-                        (&["\"listened_at\"", "\"track_metadata\""], '[')
-                    }
+                    ImportFormat::ListenbrainzJson => (&["\"listened_at\"", "\"track_metadata\""], '['),
                     ImportFormat::SpotifyExtended => (&["\"ts\"", "\"ms_played\""], '['),
                     ImportFormat::SpotifyRecentlyPlayed => (&["\"items\"", "\"played_at\""], '{'),
                     ImportFormat::Maloja => (&["\"scrobbles\""], '{'),
@@ -275,8 +273,9 @@ fn detect_from_head(path: &Path, head: &str) -> Result<ImportFormat> {
     if trimmed.starts_with('{') && head.contains("\"lovedtracks\"") {
         return Err(Error::NotAListeningHistory {
             path: path.to_path_buf(),
-            reason: "this is a Last.fm loved-tracks list: it says what was loved and when, not what was played"
-                .to_owned(),
+            reason:
+                "this is a Last.fm loved-tracks list: it says what was loved and when, not what was played"
+                    .to_owned(),
         });
     }
     for format in ImportFormat::ALL {
@@ -523,11 +522,7 @@ impl RunWriter {
 
     async fn finish(self, store: &Store, error: Option<&Error>) -> Result<RunCounts> {
         sqlx::query("UPDATE import_runs SET status = ?, error = ?, updated_at = ? WHERE id = ?")
-            .bind(if error.is_none() {
-                "completed"
-            } else {
-                "failed"
-            })
+            .bind(if error.is_none() { "completed" } else { "failed" })
             .bind(error.map(ToString::to_string))
             .bind(now_secs())
             .bind(self.run_id)
@@ -560,11 +555,10 @@ fn add_counts(a: RunCounts, b: RunCounts) -> RunCounts {
 
 /// The stored problems of a run.
 pub async fn run_problems(store: &Store, run_id: i64) -> Result<Vec<Problem>> {
-    let rows =
-        sqlx::query("SELECT location, reason FROM import_problems WHERE run_id = ? ORDER BY rowid")
-            .bind(run_id)
-            .fetch_all(store.pool())
-            .await?;
+    let rows = sqlx::query("SELECT location, reason FROM import_problems WHERE run_id = ? ORDER BY rowid")
+        .bind(run_id)
+        .fetch_all(store.pool())
+        .await?;
     rows.iter()
         .map(|row| {
             Ok(Problem {
@@ -604,13 +598,11 @@ async fn unfinished_run(
     .await?;
     let Some(row) = row else { return Ok(None) };
     let run_id: i64 = row.try_get(0)?;
-    sqlx::query(
-        "UPDATE import_runs SET status = 'running', error = NULL, updated_at = ? WHERE id = ?",
-    )
-    .bind(now_secs())
-    .bind(run_id)
-    .execute(store.pool())
-    .await?;
+    sqlx::query("UPDATE import_runs SET status = 'running', error = NULL, updated_at = ? WHERE id = ?")
+        .bind(now_secs())
+        .bind(run_id)
+        .execute(store.pool())
+        .await?;
     Ok(Some(RunStart {
         run_id,
         cursor: row.try_get::<i64, _>(1)?.max(0) as u64,
@@ -673,13 +665,11 @@ pub async fn import_file(
     let head = read_head(path)?;
     let format = match options.format {
         Some(format) => {
-            format
-                .check(&head)
-                .map_err(|reason| Error::FormatMismatch {
-                    path: path.to_path_buf(),
-                    format: format.name(),
-                    reason,
-                })?;
+            format.check(&head).map_err(|reason| Error::FormatMismatch {
+                path: path.to_path_buf(),
+                format: format.name(),
+                reason,
+            })?;
             format
         }
         None => detect_from_head(path, &head)?,
@@ -703,23 +693,22 @@ pub async fn import_file(
     } else {
         Some(store.ensure_user(&options.user).await?)
     };
-    let run =
-        match unfinished_run(store, "file", format.name(), &target, Some(&fingerprint)).await? {
-            Some(run) => run,
-            None => {
-                new_run(
-                    store,
-                    "file",
-                    format.name(),
-                    &target,
-                    Some(&fingerprint),
-                    user,
-                    None,
-                    None,
-                )
-                .await?
-            }
-        };
+    let run = match unfinished_run(store, "file", format.name(), &target, Some(&fingerprint)).await? {
+        Some(run) => run,
+        None => {
+            new_run(
+                store,
+                "file",
+                format.name(),
+                &target,
+                Some(&fingerprint),
+                user,
+                None,
+                None,
+            )
+            .await?
+        }
+    };
     let mut writer = RunWriter::open(store, run.run_id, format.name()).await?;
     let mut resolver = load_resolver(store, user.unwrap_or(UserId(0))).await?;
     let file_name = path
@@ -750,9 +739,7 @@ pub async fn import_file(
     while let Some(batch) = receiver.recv().await {
         let step = async {
             let batch = batch?;
-            writer
-                .commit(store, batch.prepared, batch.cursor, None)
-                .await?;
+            writer.commit(store, batch.prepared, batch.cursor, None).await?;
             progress.report(ProgressEvent::Advanced {
                 done: batch.position,
                 total: Some(size),
@@ -810,10 +797,7 @@ fn read_batches(
         records.push(record);
         if records.len() == batch_size {
             let batch = ReadBatch {
-                prepared: prepare(std::mem::replace(
-                    &mut records,
-                    Vec::with_capacity(batch_size),
-                )),
+                prepared: prepare(std::mem::replace(&mut records, Vec::with_capacity(batch_size))),
                 cursor,
                 position: source.position(),
             };
@@ -865,8 +849,7 @@ pub async fn recent_runs(store: &Store, limit: i64) -> Result<Vec<RunSummary>> {
     .await?;
     rows.iter()
         .map(|row| {
-            let count =
-                |name: &str| -> Result<u64> { Ok(row.try_get::<i64, _>(name)?.max(0) as u64) };
+            let count = |name: &str| -> Result<u64> { Ok(row.try_get::<i64, _>(name)?.max(0) as u64) };
             Ok(RunSummary {
                 id: row.try_get("id")?,
                 kind: row.try_get("kind")?,

@@ -148,13 +148,11 @@ impl Store {
 
     /// The id of the user called `name`, creating the user if needed.
     pub async fn ensure_user(&self, name: &str) -> Result<UserId> {
-        sqlx::query(
-            "INSERT INTO users (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(now_secs())
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("INSERT INTO users (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(now_secs())
+            .execute(&self.pool)
+            .await?;
         self.require_user(name).await
     }
 

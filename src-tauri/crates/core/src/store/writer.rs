@@ -354,10 +354,7 @@ impl ListenResolver {
 
     fn resolve_artist(&mut self, batch: &mut ResolvedBatch, listen: &NewListen) -> i64 {
         let mbid = listen.artist_mbid.as_deref().and_then(canonical_mbid);
-        if let Some(id) = mbid
-            .as_ref()
-            .and_then(|mbid| self.artists_by_mbid.get(mbid))
-        {
+        if let Some(id) = mbid.as_ref().and_then(|mbid| self.artists_by_mbid.get(mbid)) {
             return *id;
         }
         let key = artist_key(&listen.artist);
@@ -398,11 +395,7 @@ async fn store_maxima(conn: &mut SqliteConnection) -> Result<Maxima> {
     )
     .fetch_one(&mut *conn)
     .await?;
-    Ok(Maxima {
-        user,
-        artist,
-        track,
-    })
+    Ok(Maxima { user, artist, track })
 }
 
 /// Writes a resolved batch inside the caller's write transaction, attributing
@@ -482,9 +475,7 @@ pub async fn write_batch(
         3,
         " ON CONFLICT DO NOTHING",
         &batch.new_external_ids,
-        |query, (namespace, external_id, track)| {
-            query.bind(*namespace).bind(external_id).bind(track)
-        },
+        |query, (namespace, external_id, track)| query.bind(*namespace).bind(external_id).bind(track),
     )
     .await?;
     let added = insert_rows(
@@ -535,10 +526,7 @@ fn raw_track_key(key: &mut String, listen: &NewListen, track_mbid: Option<&str>)
 pub const EXTERNAL_NAMESPACES: [&str; 3] = ["spotify", "30music", "isrc"];
 
 fn static_namespace(namespace: &str) -> Option<&'static str> {
-    EXTERNAL_NAMESPACES
-        .iter()
-        .copied()
-        .find(|n| *n == namespace)
+    EXTERNAL_NAMESPACES.iter().copied().find(|n| *n == namespace)
 }
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
@@ -556,9 +544,7 @@ async fn insert_rows<T>(
     let mut inserted = 0;
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = multi_row_sql(prefix, columns, chunk.len(), suffix);
-        let query = chunk
-            .iter()
-            .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), &bind);
+        let query = chunk.iter().fold(sqlx::query(sqlx::AssertSqlSafe(sql)), &bind);
         inserted += query.execute(&mut *conn).await?.rows_affected();
     }
     Ok(inserted)

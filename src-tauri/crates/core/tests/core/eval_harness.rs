@@ -1,7 +1,8 @@
 //! The evaluation harness on a tiny library whose split, vocabulary and
 //! examples are counted by hand.
 
-use segue_core::eval::{EvalOptions, ModelKind, build_dataset, read_user_groups, run_eval};
+use segue_core::eval::{EvalOptions, build_dataset, read_user_groups, run_eval};
+use segue_core::models::ModelSpec;
 use segue_core::progress::NoProgress;
 use segue_core::sessions::SessionRules;
 
@@ -57,26 +58,25 @@ async fn the_split_vocabulary_and_examples_follow_the_protocol() {
     assert_eq!(dataset.num_items(), 6);
     // Positions 1..5 of two test sessions.
     assert_eq!(dataset.examples.len(), 8);
-    let unseen = dataset
-        .examples
-        .iter()
-        .filter(|e| e.target.is_none())
-        .count();
+    let unseen = dataset.examples.iter().filter(|e| e.target.is_none()).count();
     // Track 9 (once), tracks 7 and 8 (once each; 7 only as the first item, never a target).
     assert_eq!(unseen, 2);
     // Session [7, 8, 2, 3, 4]: predicting 8 and 2 has an empty input after filtering.
-    let empty = dataset
-        .examples
-        .iter()
-        .filter(|e| e.history.is_empty())
-        .count();
+    let empty = dataset.examples.iter().filter(|e| e.history.is_empty()).count();
     assert_eq!(empty, 2);
 
     let options = EvalOptions {
-        models: ModelKind::ALL.to_vec(),
+        models: vec![
+            ModelSpec::Pop,
+            ModelSpec::Markov,
+            ModelSpec::W2vKnn,
+            ModelSpec::PersonalPop,
+        ],
         ..EvalOptions::default()
     };
-    let table = run_eval(&dataset, &options, &NoProgress).unwrap();
+    let table = run_eval(&library.store, &dataset, &options, &NoProgress)
+        .await
+        .unwrap();
     let names: Vec<&str> = table.rows.iter().map(|r| r.model.as_str()).collect();
     assert_eq!(names, ["pop", "markov", "w2v-knn", "personal-pop"]);
     for row in &table.rows {

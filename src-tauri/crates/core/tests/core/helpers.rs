@@ -82,9 +82,6 @@ impl TestLibrary {
 
     pub async fn count(&self, sql: &'static str) -> i64 {
         let mut conn = self.raw().await;
-        sqlx::query_scalar(sql)
-            .fetch_one(&mut conn)
-            .await
-            .expect(sql)
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.expect(sql)
     }
 }

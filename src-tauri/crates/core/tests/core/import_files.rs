@@ -191,16 +191,11 @@ async fn listenbrainz_json_and_jsonl_carry_mbids_and_report_bad_records() {
         .unwrap();
     assert_eq!(jsonl.format, "listenbrainz-jsonl");
     // The same two listens: nothing new, and the bad line is named.
-    assert_eq!(
-        (jsonl.counts.listens_added, jsonl.counts.duplicates),
-        (0, 2)
-    );
+    assert_eq!((jsonl.counts.listens_added, jsonl.counts.duplicates), (0, 2));
     assert_eq!(jsonl.problems[0].location, "line 3");
     assert_eq!(
         library
-            .count(
-                "SELECT count(*) FROM tracks WHERE mbid = 'c7d0bf6e-b2aa-4ffa-bded-2448415b39b0'"
-            )
+            .count("SELECT count(*) FROM tracks WHERE mbid = 'c7d0bf6e-b2aa-4ffa-bded-2448415b39b0'")
             .await,
         1
     );
@@ -216,9 +211,7 @@ async fn listenbrainz_json_and_jsonl_carry_mbids_and_report_bad_records() {
 async fn spotify_history_drops_podcasts_and_short_plays_and_dates_from_the_start() {
     let library = TestLibrary::new().await;
     let report = library
-        .import(&fixture(
-            "spotify_extended_with_podcast_and_short_play.json",
-        ))
+        .import(&fixture("spotify_extended_with_podcast_and_short_play.json"))
         .await
         .unwrap();
     assert_eq!(report.format, "spotify-extended");
@@ -229,19 +222,14 @@ async fn spotify_history_drops_podcasts_and_short_plays_and_dates_from_the_start
         library.count("SELECT played_at FROM listens").await,
         1_679_250_697 - 174
     );
-    assert_eq!(
-        library.count("SELECT ms_played FROM listens").await,
-        174_424
-    );
+    assert_eq!(library.count("SELECT ms_played FROM listens").await, 174_424);
 }
 
 #[tokio::test]
 async fn the_same_song_from_two_sources_is_one_track() {
     let library = TestLibrary::new().await;
     library
-        .import(&fixture(
-            "spotify_extended_with_podcast_and_short_play.json",
-        ))
+        .import(&fixture("spotify_extended_with_podcast_and_short_play.json"))
         .await
         .unwrap();
     let csv = library.dir.path().join("lastfm_same_song.csv");
@@ -263,16 +251,10 @@ async fn files_that_are_not_histories_are_refused_before_anything_is_written() {
         .import(&fixture("lastfm_loved_tracks.json"))
         .await
         .unwrap_err();
-    assert!(
-        matches!(loved, Error::NotAListeningHistory { .. }),
-        "{loved}"
-    );
+    assert!(matches!(loved, Error::NotAListeningHistory { .. }), "{loved}");
     assert!(loved.to_string().contains("lastfm_loved_tracks.json"));
 
-    let notes = library
-        .import(&fixture("not_a_history.txt"))
-        .await
-        .unwrap_err();
+    let notes = library.import(&fixture("not_a_history.txt")).await.unwrap_err();
     assert!(matches!(notes, Error::UnknownFormat { .. }), "{notes}");
     assert!(notes.to_string().contains("not_a_history.txt"));
     assert!(notes.to_string().contains("this is just some notes"));
@@ -281,15 +263,9 @@ async fn files_that_are_not_histories_are_refused_before_anything_is_written() {
         .import(&fixture("spotify_truncated.json"))
         .await
         .unwrap_err();
-    assert!(
-        matches!(truncated, Error::FormatMismatch { .. }),
-        "{truncated}"
-    );
+    assert!(matches!(truncated, Error::FormatMismatch { .. }), "{truncated}");
     assert!(truncated.to_string().contains("spotify_truncated.json"));
-    assert!(
-        truncated.to_string().contains("invalid JSON"),
-        "{truncated}"
-    );
+    assert!(truncated.to_string().contains("invalid JSON"), "{truncated}");
 
     let forced = library
         .import_with(
@@ -391,25 +367,15 @@ async fn one_user_lastfm_history_matches_its_provenance() {
     };
     let library = TestLibrary::new().await;
     let options = FileImportOptions::default();
-    let first = import_file(
-        &library.store,
-        &path,
-        &options,
-        &segue_core::progress::NoProgress,
-    )
-    .await
-    .unwrap();
+    let first = import_file(&library.store, &path, &options, &segue_core::progress::NoProgress)
+        .await
+        .unwrap();
     assert_eq!(first.counts.records, 17_503);
     assert_eq!(first.counts.listens_added, 16_860);
     assert_eq!(first.counts.bad_timestamps, 643);
-    let second = import_file(
-        &library.store,
-        &path,
-        &options,
-        &segue_core::progress::NoProgress,
-    )
-    .await
-    .unwrap();
+    let second = import_file(&library.store, &path, &options, &segue_core::progress::NoProgress)
+        .await
+        .unwrap();
     assert_eq!(second.counts.listens_added, 0);
     let stats = library_stats(&library.store, None, SessionRules::default())
         .await
@@ -469,14 +435,9 @@ async fn thirtymusic_files_import_into_one_library() {
         ..FileImportOptions::default()
     };
     for path in &paths {
-        import_file(
-            &library.store,
-            path,
-            &options,
-            &segue_core::progress::NoProgress,
-        )
-        .await
-        .unwrap();
+        import_file(&library.store, path, &options, &segue_core::progress::NoProgress)
+            .await
+            .unwrap();
     }
     let rules = SessionRules::default();
     let (users, listens, formed, kept) = independent_30music_counts(&paths, rules);
@@ -510,11 +471,7 @@ async fn every_real_export_file_imports_or_is_refused_with_a_reason() {
                     "{name}: {report:?}"
                 );
                 // Only the deliberately broken record of the skipped-tracks fixture is malformed.
-                assert!(
-                    report.counts.malformed <= 1,
-                    "{name}: {:?}",
-                    report.problems
-                );
+                assert!(report.counts.malformed <= 1, "{name}: {:?}", report.problems);
             }
             Err(Error::NotAListeningHistory { reason, .. }) => {
                 assert!(name.starts_with("lastfm_loved_tracks"), "{name}: {reason}");

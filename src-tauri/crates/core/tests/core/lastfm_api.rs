@@ -6,9 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use segue_core::Error;
-use segue_core::import::lastfm::{
-    LastfmClient, LastfmError, LastfmImportMode, RetryPolicy, import_lastfm,
-};
+use segue_core::import::lastfm::{LastfmClient, LastfmError, LastfmImportMode, RetryPolicy, import_lastfm};
 use segue_core::progress::NoProgress;
 use segue_core::settings::Secret;
 use serde_json::{Value, json};
@@ -229,8 +227,7 @@ async fn a_second_import_asks_only_for_what_is_newer() {
 async fn a_single_scrobble_comes_as_an_object() {
     let server = MockServer::start().await;
     let mut body = page("rj", 1, 1, 1, vec![]);
-    body["recenttracks"]["track"] =
-        scrobble("Nick Drake", "Pink Moon", "Pink Moon", 1_500_000_000, "");
+    body["recenttracks"]["track"] = scrobble("Nick Drake", "Pink Moon", "Pink Moon", 1_500_000_000, "");
     serve_pages(&server, &[body]).await;
     let library = TestLibrary::new().await;
     let report = import(&library, &client(&server), LastfmImportMode::Full)
@@ -249,10 +246,7 @@ async fn import_error(status: u16, body: Value) -> (Error, usize) {
     let error = import(&library, &client(&server), LastfmImportMode::Incremental)
         .await
         .unwrap_err();
-    assert!(
-        !error.to_string().contains(API_KEY),
-        "the key leaked: {error}"
-    );
+    assert!(!error.to_string().contains(API_KEY), "the key leaked: {error}");
     assert_eq!(library.count("SELECT count(*) FROM listens").await, 0);
     (error, server.received_requests().await.unwrap().len())
 }
@@ -261,10 +255,7 @@ async fn import_error(status: u16, body: Value) -> (Error, usize) {
 async fn permanent_api_errors_stop_at_once_with_a_clear_message() {
     let (error, requests) = import_error(
         403,
-        error_body(
-            10,
-            "Invalid API key - You must be granted a valid key by last.fm",
-        ),
+        error_body(10, "Invalid API key - You must be granted a valid key by last.fm"),
     )
     .await;
     assert!(
@@ -281,8 +272,7 @@ async fn permanent_api_errors_stop_at_once_with_a_clear_message() {
     );
     assert!(error.to_string().contains("'rj'"));
 
-    let (error, _) =
-        import_error(403, error_body(17, "Login: User required to be logged in")).await;
+    let (error, _) = import_error(403, error_body(17, "Login: User required to be logged in")).await;
     assert!(
         matches!(error, Error::Lastfm(LastfmError::PrivateUser { .. })),
         "{error}"
@@ -303,18 +293,14 @@ async fn transient_failures_are_retried_with_backoff() {
     // Page 2 fails twice (a 500, then error 29 "rate limit exceeded") before it succeeds.
     Mock::given(method("GET"))
         .and(query_param("page", "2"))
-        .respond_with(
-            ResponseTemplate::new(500).set_body_string("<html>Internal Server Error</html>"),
-        )
+        .respond_with(ResponseTemplate::new(500).set_body_string("<html>Internal Server Error</html>"))
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(query_param("page", "2"))
-        .respond_with(
-            ResponseTemplate::new(429).set_body_json(error_body(29, "Rate Limit Exceeded")),
-        )
+        .respond_with(ResponseTemplate::new(429).set_body_json(error_body(29, "Rate Limit Exceeded")))
         .up_to_n_times(1)
         .with_priority(2)
         .mount(&server)
@@ -406,13 +392,9 @@ async fn a_network_that_goes_down_loses_nothing_and_leaks_no_key() {
     // The network is back (the run's state is in the store, not the client).
     let server = MockServer::start().await;
     serve_pages(&server, &pages).await;
-    let report = import(
-        &library,
-        &self::client(&server),
-        LastfmImportMode::Incremental,
-    )
-    .await
-    .unwrap();
+    let report = import(&library, &self::client(&server), LastfmImportMode::Incremental)
+        .await
+        .unwrap();
     assert_eq!(report.resumed_at, 1);
     assert_eq!(library.count("SELECT count(*) FROM listens").await, 5);
 }
@@ -438,8 +420,7 @@ async fn requests_are_spaced_to_five_per_second() {
             .await;
     }
     let library = TestLibrary::new().await;
-    let client =
-        LastfmClient::with_root(Secret::new(API_KEY), &format!("{}/2.0/", server.uri())).unwrap();
+    let client = LastfmClient::with_root(Secret::new(API_KEY), &format!("{}/2.0/", server.uri())).unwrap();
     import(&library, &client, LastfmImportMode::Incremental)
         .await
         .unwrap();
@@ -448,9 +429,6 @@ async fn requests_are_spaced_to_five_per_second() {
     for pair in arrivals.windows(2) {
         let gap = pair[1] - pair[0];
         // 200 ms apart at the sender; allow a little scheduling jitter at the receiver.
-        assert!(
-            gap >= Duration::from_millis(190),
-            "requests only {gap:?} apart"
-        );
+        assert!(gap >= Duration::from_millis(190), "requests only {gap:?} apart");
     }
 }

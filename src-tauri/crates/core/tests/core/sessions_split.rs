@@ -50,10 +50,7 @@ fn short_sessions_are_dropped_after_they_are_formed() {
     let sessions = sessionize(&listens, rules);
     assert_eq!(sessions.formed, 3);
     assert_eq!(sessions.kept.len(), 2);
-    assert_eq!(
-        sessions.kept[1].tracks,
-        [TrackId(5), TrackId(6), TrackId(7)]
-    );
+    assert_eq!(sessions.kept[1].tracks, [TrackId(5), TrackId(6), TrackId(7)]);
 }
 
 #[test]
@@ -79,10 +76,7 @@ fn train_counts_follow_the_paper_with_at_least_one_test_session() {
 /// Histories of a few users: per user, sorted times with gaps from seconds to days.
 fn histories() -> impl Strategy<Value = Vec<ListenRow>> {
     prop::collection::vec(
-        (
-            1i64..4,
-            prop::collection::vec((0i64..3 * HOUR, 1i64..20), 0..40),
-        ),
+        (1i64..4, prop::collection::vec((0i64..3 * HOUR, 1i64..20), 0..40)),
         1..4,
     )
     .prop_map(|users| {
