@@ -17,3 +17,5 @@ pub mod sasrec;
 pub mod scorer;
 pub mod sparse;
 pub mod train;
+pub mod vae;
+pub mod vae_train;

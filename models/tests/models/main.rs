@@ -3,4 +3,5 @@
 mod backends;
 mod helpers;
 mod neural;
+mod vae;
 mod word2vec_reference;
