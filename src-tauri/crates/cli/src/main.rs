@@ -156,9 +156,10 @@ struct EvalArgs {
 
 #[derive(Debug, Args)]
 struct NeuralArgs {
-    /// Where neural models train: auto (a GPU when there is one), cpu, wgpu or cuda.
-    #[arg(long, default_value = "auto")]
-    backend: String,
+    /// Where neural models train: auto (a GPU when there is one), cpu, wgpu or cuda
+    /// (default: the settings' `backend`, itself `auto` by default).
+    #[arg(long)]
+    backend: Option<String>,
     /// Most epochs (training stops earlier when validation HitRatio@10 stops improving).
     #[arg(long, default_value_t = 10)]
     epochs: usize,
@@ -174,9 +175,13 @@ struct NeuralArgs {
 }
 
 impl NeuralArgs {
-    fn options(&self, word2vec: &Word2VecArgs) -> Result<NeuralOptions> {
+    fn options(&self, word2vec: &Word2VecArgs, settings: &Settings) -> Result<NeuralOptions> {
         Ok(NeuralOptions {
-            backend: self.backend.parse::<BackendChoice>()?,
+            backend: self
+                .backend
+                .as_deref()
+                .unwrap_or(&settings.backend)
+                .parse::<BackendChoice>()?,
             train: TrainConfig {
                 max_epochs: self.epochs,
                 patience: self.patience,
@@ -278,9 +283,9 @@ struct RecommendArgs {
     /// The trained model (default: the most recently trained).
     #[arg(long)]
     model: Option<String>,
-    /// Where to run the model.
-    #[arg(long, default_value = "cpu")]
-    backend: String,
+    /// Where to run the model (default: the settings' `backend`).
+    #[arg(long)]
+    backend: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -558,7 +563,7 @@ async fn dispatch(cli: &Cli, settings: &Settings, store: &Store) -> Result<()> {
             let dataset = build_dataset(store, args.rules.rules(settings), user).await?;
             let options = EvalOptions {
                 models: ModelSpec::parse_list(&args.model)?,
-                neural: args.neural.options(&args.word2vec)?,
+                neural: args.neural.options(&args.word2vec, settings)?,
                 word2vec: args.word2vec.config(),
                 extra_vectors: args.w2v_vectors.clone(),
                 user_groups: args.user_group.as_deref().map(read_user_groups).transpose()?,
@@ -580,7 +585,7 @@ async fn dispatch(cli: &Cli, settings: &Settings, store: &Store) -> Result<()> {
             let rules = args.rules.rules(settings);
             let spec: ModelSpec = args.model.parse()?;
             let dir = args.out.clone().unwrap_or(models_dir()?.join(spec.to_string()));
-            let options = args.neural.options(&args.word2vec)?;
+            let options = args.neural.options(&args.word2vec, settings)?;
             let progress = TerminalProgress::new(!cli.json, cancel_on_ctrl_c());
             let device = compute_device(options.backend, &progress)?;
             let (prepared, dataset) = if args.resume {
@@ -671,7 +676,8 @@ async fn dispatch(cli: &Cli, settings: &Settings, store: &Store) -> Result<()> {
             Ok(())
         }
         Command::Recommend(args) => {
-            let device = compute_device(args.backend.parse()?, &segue_core::progress::NoProgress)?;
+            let backend = args.backend.as_deref().unwrap_or(&settings.backend).parse()?;
+            let device = compute_device(backend, &segue_core::progress::NoProgress)?;
             let dir = find_checkpoint(args.model.as_deref())?;
             let model = load_model(&dir, &device)?;
             let user = resolve_user(store, args.user.as_deref()).await?;

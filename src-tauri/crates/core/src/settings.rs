@@ -58,6 +58,9 @@ pub struct Settings {
     pub sessions: SessionRules,
     /// Last.fm access.
     pub lastfm: LastfmSettings,
+    /// Where models train and run: `auto` (a GPU when one answers, else the
+    /// CPU), `cpu`, `wgpu` or `cuda`. `--backend` overrides it.
+    pub backend: String,
 }
 
 impl Default for Settings {
@@ -66,6 +69,7 @@ impl Default for Settings {
             default_user: "me".to_owned(),
             sessions: SessionRules::default(),
             lastfm: LastfmSettings::default(),
+            backend: "auto".to_owned(),
         }
     }
 }
