@@ -15,6 +15,9 @@ use faer::{Accum, MatMut, MatRef, Par};
 
 use super::sparse::LazyAdam;
 
+/// Tracks per block of the weight gradient (8,192 × 256 floats = 8 MB).
+const GRADIENT_BLOCK_ROWS: usize = 8192;
+
 /// A softmax output layer `logits = h Wᵀ + b` trained with dense Adam.
 #[derive(Debug, Clone)]
 pub struct SoftmaxHead {
@@ -38,7 +41,7 @@ impl SoftmaxHead {
             outputs,
             weight_moments: (vec![0.0; weight.len()], vec![0.0; weight.len()]),
             bias_moments: (vec![0.0; bias.len()], vec![0.0; bias.len()]),
-            weight_gradient: vec![0.0; weight.len()],
+            weight_gradient: Vec::new(),
             weight,
             bias,
             logits: Vec::new(),
@@ -122,27 +125,35 @@ impl SoftmaxHead {
             1.0,
             par,
         );
-        // dL/dW = Gᵀ h
-        matmul(
-            MatMut::from_row_major_slice_mut(&mut self.weight_gradient, self.outputs, self.inputs),
-            Accum::Replace,
-            gradient.transpose(),
-            h_matrix,
-            1.0,
-            par,
-        );
+        // dL/dW = Gᵀ h, a block of tracks at a time, each block's Adam update
+        // right after its gradient: no buffer the size of the weight.
+        let block_rows = GRADIENT_BLOCK_ROWS.min(self.outputs.max(1));
+        self.weight_gradient.resize(block_rows * self.inputs, 0.0);
+        for first in (0..self.outputs).step_by(block_rows) {
+            let rows_here = block_rows.min(self.outputs - first);
+            let span = first * self.inputs..(first + rows_here) * self.inputs;
+            let block_gradient = &mut self.weight_gradient[..rows_here * self.inputs];
+            matmul(
+                MatMut::from_row_major_slice_mut(block_gradient, rows_here, self.inputs),
+                Accum::Replace,
+                gradient.subcols(first, rows_here).transpose(),
+                h_matrix,
+                1.0,
+                par,
+            );
+            adam.apply_dense(
+                &mut self.weight[span.clone()],
+                &mut self.weight_moments.0[span.clone()],
+                &mut self.weight_moments.1[span],
+                block_gradient,
+            );
+        }
         let mut bias_gradient = vec![0f32; self.outputs];
         for row in logits.chunks(self.outputs) {
             for (b, g) in bias_gradient.iter_mut().zip(row) {
                 *b += g;
             }
         }
-        adam.apply_dense(
-            &mut self.weight,
-            &mut self.weight_moments.0,
-            &mut self.weight_moments.1,
-            &self.weight_gradient,
-        );
         adam.apply_dense(
             &mut self.bias,
             &mut self.bias_moments.0,
