@@ -237,8 +237,10 @@ impl AttentiveNet {
     }
 
     /// The dense layer's output `[B, d_dense]` with the embedding tables
-    /// replaced by the rows of the batch's distinct tracks (see
-    /// [`AttentiveNet::forward_with_rows`]).
+    /// replaced by the rows of the batch's distinct tracks: `local` `[B, T]`
+    /// indexes `track_rows` `[U, d]` and each of `modality_rows` `[U, d_m]`.
+    /// Training uses this to keep the large tables out of the autodiff graph
+    /// (see `sparse`).
     pub fn hidden_with_rows(
         &self,
         batch: &Batch,
@@ -254,8 +256,7 @@ impl AttentiveNet {
         };
         let embedded = look_up(track_rows);
         let modalities = modality_rows.into_iter().map(look_up).collect();
-        let joined = Tensor::cat(self.parts_from(embedded, modalities, batch).contexts, 1);
-        self.activation.forward(self.dense.forward(joined))
+        self.dense_output(self.parts_from(embedded, modalities, batch).contexts)
     }
 
     /// The output projection as host arrays: weight `[num_items, d_dense]`
@@ -302,28 +303,6 @@ impl AttentiveNet {
             },
             ..self
         }
-    }
-
-    /// Logits `[B, num_items]` with the embedding tables replaced by the rows
-    /// of the batch's distinct tracks: `local` `[B, T]` indexes `track_rows`
-    /// `[U, d]` and each of `modality_rows` `[U, d_m]`. Training uses this to
-    /// keep the large tables out of the autodiff graph (see `sparse`).
-    pub fn forward_with_rows(
-        &self,
-        batch: &Batch,
-        local: Tensor<2, Int>,
-        track_rows: Tensor<2>,
-        modality_rows: Vec<Tensor<2>>,
-    ) -> Tensor<2> {
-        let [rows, width] = local.dims();
-        let flat = local.reshape([rows * width]);
-        let look_up = |table: Tensor<2>| {
-            let dim = table.dims()[1];
-            table.select(0, flat.clone()).reshape([rows, width, dim])
-        };
-        let embedded = look_up(track_rows);
-        let modalities = modality_rows.into_iter().map(look_up).collect();
-        self.head(self.parts_from(embedded, modalities, batch).contexts)
     }
 
     /// Host copies of the embedding tables: the track table, then each
@@ -377,9 +356,13 @@ impl AttentiveNet {
 
     /// Logits over all tracks `[B, num_items]` from context vectors.
     pub fn head(&self, contexts: Vec<Tensor<2>>) -> Tensor<2> {
-        let joined = Tensor::cat(contexts, 1);
-        self.output
-            .forward(self.activation.forward(self.dense.forward(joined)))
+        self.output.forward(self.dense_output(contexts))
+    }
+
+    /// Context vectors → the dense layer's activated output `[B, d_dense]`.
+    fn dense_output(&self, contexts: Vec<Tensor<2>>) -> Tensor<2> {
+        self.activation
+            .forward(self.dense.forward(Tensor::cat(contexts, 1)))
     }
 
     /// Logits over all tracks `[B, num_items]` of a batch.
@@ -388,10 +371,9 @@ impl AttentiveNet {
     }
 
     /// The dense layer's output `[B, d_dense]` before the projection onto
-    /// every track, and the projection's weights, for fast top-k on the host.
+    /// every track, for fast top-k on the host.
     pub fn hidden(&self, batch: &Batch) -> Tensor<2> {
-        let joined = Tensor::cat(self.parts(batch).contexts, 1);
-        self.activation.forward(self.dense.forward(joined))
+        self.dense_output(self.parts(batch).contexts)
     }
 
     /// The output projection (`weight` `[d_dense, num_items]`, `bias` `[num_items]`).

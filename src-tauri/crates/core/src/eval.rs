@@ -84,12 +84,7 @@ pub async fn build_full_dataset(
     rules: SessionRules,
     user: Option<UserId>,
 ) -> Result<EvalDataset> {
-    let listens = store.listens_in_order(user).await?;
-    let split = Split {
-        train: sessionize(&listens, rules).kept,
-        test: Vec::new(),
-    };
-    dataset_of(store, split, rules, &[]).await
+    build_extended_dataset(store, rules, user, &[]).await
 }
 
 /// Every kept session as training data, over a vocabulary that starts with
